@@ -1,0 +1,167 @@
+@preconcurrency import AsyncKit
+import KauriCore
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+
+/// The relational database behind Kauri: SQLite (embedded, default) or PostgreSQL (production), both used
+/// through SQLKit so stores write one query for both.
+///
+/// Use `withConnection` for reads and `transaction` for every change: a use case commits exactly one
+/// transaction that holds its state change, its ledger transfers and its idempotency record.
+public final class Database: Sendable {
+    /// Which engine is underneath; stores branch on it only where the dialects differ.
+    public enum Kind: String, Sendable {
+        case sqlite
+        case postgres
+    }
+
+    /// The engine.
+    public let kind: Kind
+    /// The configuration the database was opened with.
+    public let configuration: DatabaseConfiguration
+    private let backend: Backend
+    private let writeGate = AsyncGate()
+    private let logger: Logger
+
+    // The pools lock internally and are used from any thread (AsyncKit documents them as thread-safe); they
+    // only lack the annotation.
+    private enum Backend: @unchecked Sendable {
+        case sqlite(EventLoopGroupConnectionPool<SQLiteFileSource>)
+        case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
+    }
+
+    /// Opens a connection pool. No connection is made until first use; call `ping()` to check reachability.
+    public init(
+        _ configuration: DatabaseConfiguration,
+        logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let loops = Array(eventLoopGroup.makeIterator()).count
+        switch configuration {
+        case .sqlite(let path, let poolSize):
+            self.kind = .sqlite
+            self.backend = .sqlite(
+                EventLoopGroupConnectionPool(
+                    source: SQLiteFileSource(path: path),
+                    maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
+                    requestTimeout: .seconds(10),
+                    pruneInterval: nil,
+                    logger: logger,
+                    on: eventLoopGroup))
+        case .postgres(let url, let poolSize, let searchPath):
+            self.kind = .postgres
+            var sqlConfiguration: SQLPostgresConfiguration
+            do {
+                sqlConfiguration = try SQLPostgresConfiguration(url: url.value)
+            } catch {
+                throw DatabaseError.invalidURL(DatabaseConfiguration.redacted(url.value))
+            }
+            sqlConfiguration.searchPath = searchPath
+            sqlConfiguration.coreConfiguration.options.connectTimeout = .seconds(3)
+            self.backend = .postgres(
+                EventLoopGroupConnectionPool(
+                    source: PostgresConnectionSource(sqlConfiguration: sqlConfiguration),
+                    maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
+                    requestTimeout: .seconds(10),
+                    pruneInterval: .seconds(60),
+                    logger: logger,
+                    on: eventLoopGroup))
+        }
+    }
+
+    /// Runs `body` on one pooled connection (a single session), without a transaction.
+    public func withConnection<T: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        do {
+            switch self.backend {
+            case .sqlite(let pool):
+                let connection = try await pool.requestConnection(logger: self.logger).get()
+                defer { pool.releaseConnection(connection, logger: self.logger) }
+                return try await body(connection.sql(queryLogLevel: .trace))
+            case .postgres(let pool):
+                let connection = try await pool.requestConnection(logger: self.logger).get()
+                defer { pool.releaseConnection(connection, logger: self.logger) }
+                return try await body(connection.sql(queryLogLevel: .trace))
+            }
+        } catch let error as DatabaseError {
+            throw error
+        } catch {
+            throw DatabaseError.classify(error)
+        }
+    }
+
+    /// Runs `body` inside one transaction: committed if it returns, rolled back if it throws.
+    ///
+    /// On SQLite, write transactions are serialised in-process and begin with `BEGIN IMMEDIATE`, so a
+    /// transaction never fails half-way because another writer got there first.
+    public func transaction<T: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        switch self.kind {
+        case .sqlite:
+            return try await self.writeGate.withGate {
+                try await self.withConnection { connection in
+                    try await Self.run(body, on: connection, begin: "BEGIN IMMEDIATE")
+                }
+            }
+        case .postgres:
+            return try await self.withConnection { connection in
+                try await Self.run(body, on: connection, begin: "BEGIN")
+            }
+        }
+    }
+
+    private static func run<T: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> T,
+        on connection: any SQLDatabase,
+        begin: String
+    ) async throws -> T {
+        try await connection.raw(SQLQueryString(begin)).run()
+        let result: T
+        do {
+            result = try await body(connection)
+        } catch {
+            // The rollback's own failure (a dropped connection) must not hide the original error.
+            try? await connection.raw("ROLLBACK").run()
+            throw error
+        }
+        try await connection.raw("COMMIT").run()
+        return result
+    }
+
+    /// Checks that the database answers `SELECT 1` within `timeoutMilliseconds`.
+    public func ping(timeoutMilliseconds: Int = 2_000) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await self.withConnection { connection in
+                    try await connection.raw("SELECT 1 AS one").run()
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(timeoutMilliseconds))
+                throw DatabaseError.unavailable("no answer within \(timeoutMilliseconds) ms")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Closes every pooled connection. The database is unusable afterwards.
+    public func shutdown() async {
+        do {
+            switch self.backend {
+            case .sqlite(let pool): try await pool.shutdownAsync()
+            case .postgres(let pool): try await pool.shutdownAsync()
+            }
+        } catch {
+            self.logger.debug("database pool already shut down", metadata: ["error": "\(error)"])
+        }
+    }
+}

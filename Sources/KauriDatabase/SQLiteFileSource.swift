@@ -1,0 +1,33 @@
+@preconcurrency import AsyncKit
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// Opens SQLite connections with Kauri's durability settings applied to every connection:
+/// WAL journal (readers never block the writer), `synchronous=FULL` (a committed transaction survives
+/// power loss) and foreign keys enforced.
+struct SQLiteFileSource: ConnectionPoolSource, Sendable {
+    let path: String
+    let threadPool: NIOThreadPool = .singleton
+
+    static let pragmas = [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+    ]
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        SQLiteConnection.open(storage: .file(path: self.path), threadPool: self.threadPool, logger: logger, on: eventLoop)
+            .flatMap { connection in
+                var future = eventLoop.makeSucceededVoidFuture()
+                for pragma in Self.pragmas {
+                    future = future.flatMap { connection.query(pragma, []).map { _ in } }
+                }
+                return future.map { connection }.flatMapErrorThrowing { error in
+                    _ = connection.close()
+                    throw error
+                }
+            }
+    }
+}

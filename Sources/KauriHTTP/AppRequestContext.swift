@@ -1,0 +1,26 @@
+import Hummingbird
+import KauriCore
+
+/// The per-request state every Kauri route sees: Hummingbird's core storage plus the request id and the
+/// body limit set by `PlatformMiddleware`. Later modules add the caller's identity here.
+public struct AppRequestContext: RequestContext {
+    /// Hummingbird's storage (logger, parameters, endpoint path).
+    public var coreContext: CoreRequestContextStorage
+    /// The request id: the client's `X-Request-ID` when acceptable, else one Kauri made.
+    public var requestID: String
+    /// The largest body a route may read, in bytes.
+    public var maxUploadSize: Int
+
+    /// Creates the context for a new request.
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.requestID = ""
+        self.maxUploadSize = Limits().requestBodyBytesMax
+    }
+
+    /// Decodes JSON bodies, insisting on a JSON content type and turning failures into problem details.
+    public var requestDecoder: APIRequestDecoder { APIRequestDecoder() }
+
+    /// Encodes responses as JSON.
+    public var responseEncoder: APIResponseEncoder { APIResponseEncoder() }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import KauriCore
+import KauriDatabase
+import KauriHTTP
+import Logging
+import ServiceLifecycle
+
+/// Starting and stopping the server process: open and migrate the database, serve until SIGTERM/SIGINT,
+/// let in-flight requests finish, close the pool.
+public enum Server {
+    /// Why the server could not start; the CLI prints the description as one line.
+    public struct StartupError: Error, CustomStringConvertible {
+        /// The line to print.
+        public let description: String
+
+        /// Creates the error from the line to print.
+        public init(description: String) {
+            self.description = description
+        }
+    }
+
+    /// Opens the database the settings select: creates the data directory, checks the database answers, and
+    /// applies pending migrations.
+    public static func openDatabase(_ settings: ServerSettings, logger: Logger) async throws -> Database {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError(description: "cannot create data directory \(settings.dataDirectory): \(error)")
+        }
+        let database: Database
+        do {
+            database = try Database(settings.database, logger: logger)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        do {
+            try await database.ping(timeoutMilliseconds: 5_000)
+            try await MigrationRunner(database: database, migrations: allMigrations, logger: logger).migrate()
+        } catch {
+            await database.shutdown()
+            throw StartupError(
+                description: "cannot use database \(settings.database.description): \(Self.oneLine(error))")
+        }
+        return database
+    }
+
+    /// Serves until a shutdown signal, then drains in-flight requests (bounded by the grace period) and
+    /// closes the database pool.
+    public static func serve(_ settings: ServerSettings, logger: Logger, accessLogger: Logger) async throws {
+        let database = try await Self.openDatabase(settings, logger: logger)
+        let app = buildApplication(
+            AppDependencies(settings: settings, database: database, logger: logger, accessLogger: accessLogger))
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(
+                    service: app, successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup)
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(settings.limits.shutdownGraceSeconds)
+        configuration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
+        do {
+            try await group.run()
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        await database.shutdown()
+        logger.info("kauri stopped")
+    }
+
+    /// Error text on one line, for the command line.
+    static func oneLine(_ error: any Error) -> String {
+        String(describing: error).replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+/// Makes the process's loggers: JSON lines to standard output at the configured level.
+public enum ProcessLoggers {
+    /// The application logger and the access logger.
+    public static func makeLoggers(level: Logger.Level) -> (app: Logger, access: Logger) {
+        var app = Logger(label: "kauri") { JSONLogHandler(label: $0, level: level) }
+        app.logLevel = level
+        var access = Logger(label: "kauri.http") { JSONLogHandler(label: $0, level: level) }
+        access.logLevel = level
+        return (app, access)
+    }
+}

@@ -1,0 +1,71 @@
+import KauriCore
+import KauriDatabase
+import Logging
+
+/// Everything `kauri serve` can be told, after parsing and validation.
+public struct ServerSettings: Sendable {
+    /// Whether gateways talk to the local sandbox or to the real providers.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Every gateway answers from the local simulators; no account needed anywhere.
+        case sandbox
+        /// Gateways with credentials talk to the providers' live URLs.
+        case live
+    }
+
+    /// The address to listen on.
+    public var host: String
+    /// The port to listen on; 0 picks a free one.
+    public var port: Int
+    /// Where Kauri keeps its files (the SQLite database, generated keys, uploads).
+    public var dataDirectory: String
+    /// The PostgreSQL URL, when set; otherwise SQLite in the data directory.
+    public var databaseURL: Secret<String>?
+    /// How many database connections to keep at most.
+    public var databasePoolSize: Int
+    /// Sandbox or live.
+    public var mode: Mode
+    /// Origins allowed to call the API from browsers.
+    public var corsAllowedOrigins: Set<String>
+    /// Whether to write one access-log line per request.
+    public var accessLog: Bool
+    /// The lowest log level written.
+    public var logLevel: Logger.Level
+    /// The named limits.
+    public var limits: Limits
+
+    /// The defaults: SQLite under `./.kauri`, sandbox mode, 127.0.0.1:8080.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        dataDirectory: String = "./.kauri",
+        databaseURL: Secret<String>? = nil,
+        databasePoolSize: Int = 8,
+        mode: Mode = .sandbox,
+        corsAllowedOrigins: Set<String> = [],
+        accessLog: Bool = true,
+        logLevel: Logger.Level = .info,
+        limits: Limits = Limits()
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+        self.databasePoolSize = databasePoolSize
+        self.mode = mode
+        self.corsAllowedOrigins = corsAllowedOrigins
+        self.accessLog = accessLog
+        self.logLevel = logLevel
+        self.limits = limits
+    }
+
+    /// The path of the SQLite file used when no PostgreSQL URL is set.
+    public var sqlitePath: String { self.dataDirectory + "/kauri.sqlite" }
+
+    /// The database these settings select.
+    public var database: DatabaseConfiguration {
+        if let url = self.databaseURL {
+            return .postgres(url: url, poolSize: self.databasePoolSize)
+        }
+        return .sqlite(path: self.sqlitePath, poolSize: self.databasePoolSize)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Configuration
+import KauriCore
+import Logging
+import SystemPackage
+
+/// A setting that could not be read; the CLI prints it and exits with status 2.
+public struct SettingsError: Error, CustomStringConvertible, Sendable {
+    /// The setting at fault, if the problem is one setting.
+    public let setting: Setting?
+    /// Why it was refused; never contains a secret value.
+    public let reason: String
+
+    /// One line naming the setting.
+    public var description: String {
+        if let setting { return "invalid setting \(setting.names): \(self.reason)" }
+        return self.reason
+    }
+}
+
+/// Reads `ServerSettings` through swift-configuration with the precedence
+/// command-line flags > environment variables > JSON config file (`--config` / `KAURI_CONFIG`) > defaults.
+///
+/// Each setting has one key, its environment variable name; the config file uses the same names as its keys
+/// (`{"KAURI_PORT": 8081}`), so there is one vocabulary for all three sources.
+public enum SettingsLoader {
+    /// Loads and validates the settings.
+    /// - Parameters:
+    ///   - flags: Values given on the command line, keyed by setting.
+    ///   - environment: The process environment.
+    ///   - configFile: A JSON file of settings, if one was named.
+    public static func load(
+        flags: [Setting: ConfigContent],
+        environment: [String: String],
+        configFile: String? = nil
+    ) async throws(SettingsError) -> ServerSettings {
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(
+                name: "flags",
+                values: Dictionary(uniqueKeysWithValues: flags.map { setting, content in
+                    (AbsoluteConfigKey([setting.environmentVariable]), ConfigValue(content, isSecret: setting.isSecret))
+                })),
+            EnvironmentVariablesProvider(
+                environmentVariables: environment,
+                secretsSpecifier: .specific(Set(Setting.all.filter(\.isSecret).map(\.environmentVariable)))),
+        ]
+        if let configFile {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(configFile)))
+            } catch {
+                throw SettingsError(setting: nil, reason: "cannot read config file \(configFile): \(error)")
+            }
+        }
+        let reader = ConfigReader(providers: providers)
+        let defaults = ServerSettings()
+        var settings = defaults
+
+        if let host = try Self.read(.host, reader, { try $0.requiredString(forKey: $1) }) {
+            guard !host.isEmpty else { throw SettingsError(setting: .host, reason: "must not be empty") }
+            settings.host = host
+        }
+        if let port = try Self.read(.port, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (0...65_535).contains(port) else {
+                throw SettingsError(setting: .port, reason: "must be from 0 to 65535, got \(port)")
+            }
+            settings.port = port
+        }
+        if let directory = try Self.read(.dataDirectory, reader, { try $0.requiredString(forKey: $1) }) {
+            guard !directory.isEmpty else { throw SettingsError(setting: .dataDirectory, reason: "must not be empty") }
+            settings.dataDirectory = directory
+        }
+        if let url = try Self.read(.databaseURL, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
+           !url.isEmpty {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw SettingsError(setting: .databaseURL, reason: "must be a postgres:// or postgresql:// URL")
+            }
+            settings.databaseURL = Secret(url)
+        }
+        if let size = try Self.read(.databasePoolSize, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1...200).contains(size) else {
+                throw SettingsError(setting: .databasePoolSize, reason: "must be from 1 to 200, got \(size)")
+            }
+            settings.databasePoolSize = size
+        }
+        if let text = try Self.read(.mode, reader, { try $0.requiredString(forKey: $1) }) {
+            guard let mode = ServerSettings.Mode(rawValue: text) else {
+                throw SettingsError(setting: .mode, reason: "must be sandbox or live, got '\(text)'")
+            }
+            settings.mode = mode
+        }
+        if let origins = try Self.read(.corsAllowedOrigins, reader, { try $0.requiredStringArray(forKey: $1) }) {
+            let trimmed = origins.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for origin in trimmed where !(origin.hasPrefix("https://") || origin.hasPrefix("http://")) {
+                throw SettingsError(
+                    setting: .corsAllowedOrigins, reason: "'\(origin)' is not an origin like https://shop.example")
+            }
+            settings.corsAllowedOrigins = Set(trimmed)
+        }
+        if let bytes = try Self.read(.requestBodyBytesMax, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1_024...67_108_864).contains(bytes) else {
+                throw SettingsError(setting: .requestBodyBytesMax, reason: "must be from 1024 to 67108864, got \(bytes)")
+            }
+            settings.limits.requestBodyBytesMax = bytes
+        }
+        if let accessLog = try Self.read(.accessLog, reader, { try $0.requiredBool(forKey: $1) }) {
+            settings.accessLog = accessLog
+        }
+        if let text = try Self.read(.logLevel, reader, { try $0.requiredString(forKey: $1) }) {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw SettingsError(
+                    setting: .logLevel, reason: "must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            settings.logLevel = level
+        }
+        if let seconds = try Self.read(.shutdownGraceSeconds, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (0...3_600).contains(seconds) else {
+                throw SettingsError(setting: .shutdownGraceSeconds, reason: "must be from 0 to 3600, got \(seconds)")
+            }
+            settings.limits.shutdownGraceSeconds = seconds
+        }
+        return settings
+    }
+
+    /// Reads one setting: nil when no source sets it, the typed value when one does, and an error naming the
+    /// setting when a source sets it to something that is not of its kind.
+    private static func read<Value>(
+        _ setting: Setting,
+        _ reader: ConfigReader,
+        _ typed: (ConfigReader, ConfigKey) throws -> Value
+    ) throws(SettingsError) -> Value? {
+        let key = ConfigKey([setting.environmentVariable])
+        do {
+            return try typed(reader, key)
+        } catch {
+            let present =
+                reader.string(forKey: key, isSecret: setting.isSecret) != nil
+                || reader.int(forKey: key) != nil || reader.bool(forKey: key) != nil
+                || reader.double(forKey: key) != nil
+            guard present else { return nil }
+            let shown = setting.isSecret ? "" : " ('\(reader.string(forKey: key) ?? "?")')"
+            throw SettingsError(setting: setting, reason: "value\(shown) is not \(Self.article(setting.kind))")
+        }
+    }
+
+    private static func article(_ kind: Setting.Kind) -> String {
+        switch kind {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .boolean: "true or false"
+        case .list: "a comma-separated list"
+        }
+    }
+}

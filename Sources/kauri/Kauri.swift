@@ -1,0 +1,181 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import KauriCore
+import KauriDatabase
+import KauriServer
+import Logging
+
+/// The `kauri` command: `serve` (the default), `migrate`.
+@main
+struct Kauri: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kauri",
+        abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
+        version: kauriVersion,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+
+    /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
+    static func main() async {
+        do {
+            var command = try Self.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as SettingsError {
+            Self.printError(error.description)
+            Foundation.exit(2)
+        } catch let error as Server.StartupError {
+            Self.printError(error.description)
+            Foundation.exit(1)
+        } catch {
+            let code = Self.exitCode(for: error)
+            if code == .validationFailure {
+                Self.printError(Self.message(for: error))
+                Foundation.exit(2)
+            }
+            Self.exit(withError: error)
+        }
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data("kauri: \(line)\n".utf8))
+    }
+}
+
+/// The settings every command that touches the database shares.
+struct SettingOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(Self.help(.host), valueName: "address"))
+    var host: String?
+
+    @Option(name: .long, help: ArgumentHelp(Self.help(.port), valueName: "port"))
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(Self.help(.dataDirectory), valueName: "path"))
+    var dataDirectory: String?
+
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(Self.help(.databaseURL), valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("database-pool-size"), help: ArgumentHelp(Self.help(.databasePoolSize), valueName: "n"))
+    var databasePoolSize: Int?
+
+    @Option(name: .long, help: ArgumentHelp(Self.help(.mode), valueName: "mode"))
+    var mode: String?
+
+    @Option(
+        name: .customLong("cors-allowed-origins"),
+        help: ArgumentHelp(Self.help(.corsAllowedOrigins), valueName: "origins"))
+    var corsAllowedOrigins: String?
+
+    @Option(
+        name: .customLong("request-body-bytes-max"),
+        help: ArgumentHelp(Self.help(.requestBodyBytesMax), valueName: "bytes"))
+    var requestBodyBytesMax: Int?
+
+    @Option(name: .customLong("access-log"), help: ArgumentHelp(Self.help(.accessLog), valueName: "bool"))
+    var accessLog: Bool?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(Self.help(.logLevel), valueName: "level"))
+    var logLevel: String?
+
+    @Option(
+        name: .customLong("shutdown-grace-seconds"),
+        help: ArgumentHelp(Self.help(.shutdownGraceSeconds), valueName: "seconds"))
+    var shutdownGraceSeconds: Int?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "JSON file of settings keyed by environment variable name, e.g. {\"KAURI_PORT\": 8081}. "
+                + "Env: KAURI_CONFIG. Precedence: flags > environment > this file > defaults.",
+            valueName: "path"))
+    var config: String?
+
+    static func help(_ setting: Setting) -> String {
+        "\(setting.help) Env: \(setting.environmentVariable). Default: \(setting.defaultDescription)."
+    }
+
+    /// Loads the settings with the flags given here on top.
+    func load() async throws -> ServerSettings {
+        var flags: [Setting: ConfigContent] = [:]
+        if let host { flags[.host] = .string(host) }
+        if let port { flags[.port] = .int(port) }
+        if let dataDirectory { flags[.dataDirectory] = .string(dataDirectory) }
+        if let databaseURL { flags[.databaseURL] = .string(databaseURL) }
+        if let databasePoolSize { flags[.databasePoolSize] = .int(databasePoolSize) }
+        if let mode { flags[.mode] = .string(mode) }
+        if let corsAllowedOrigins {
+            flags[.corsAllowedOrigins] = .stringArray(corsAllowedOrigins.split(separator: ",").map(String.init))
+        }
+        if let requestBodyBytesMax { flags[.requestBodyBytesMax] = .int(requestBodyBytesMax) }
+        if let accessLog { flags[.accessLog] = .bool(accessLog) }
+        if let logLevel { flags[.logLevel] = .string(logLevel) }
+        if let shutdownGraceSeconds { flags[.shutdownGraceSeconds] = .int(shutdownGraceSeconds) }
+        let environment = ProcessInfo.processInfo.environment
+        return try await SettingsLoader.load(
+            flags: flags, environment: environment, configFile: self.config ?? environment["KAURI_CONFIG"])
+    }
+}
+
+/// `kauri serve`: apply migrations and serve the API.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the API (SQLite in ./.kauri and sandbox gateways unless configured otherwise).")
+
+    @OptionGroup var options: SettingOptions
+
+    func run() async throws {
+        let settings = try await self.options.load()
+        let loggers = ProcessLoggers.makeLoggers(level: settings.logLevel)
+        try await Server.serve(settings, logger: loggers.app, accessLogger: loggers.access)
+    }
+}
+
+/// `kauri migrate`: apply pending migrations, or list them with `--status`.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations.")
+
+    @OptionGroup var options: SettingOptions
+
+    @Flag(name: .long, help: "List every migration and whether it is applied; change nothing.")
+    var status = false
+
+    func run() async throws {
+        let settings = try await self.options.load()
+        let loggers = ProcessLoggers.makeLoggers(level: .warning)
+        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        let database = try Database(settings.database, logger: loggers.app)
+        do {
+            try await self.migrate(database, settings: settings, logger: loggers.app)
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        await database.shutdown()
+    }
+
+    private func migrate(_ database: Database, settings: ServerSettings, logger: Logger) async throws {
+        do {
+            try await database.ping(timeoutMilliseconds: 5_000)
+        } catch {
+            throw Server.StartupError(description: "cannot reach database \(settings.database.description): \(error)")
+        }
+        let runner = MigrationRunner(database: database, migrations: allMigrations, logger: logger)
+        if self.status {
+            for status in try await runner.status() {
+                let state = status.appliedAt.map { "applied \($0)" } ?? "pending"
+                print("\(status.module)/\(status.version) \(status.name): \(state)")
+            }
+        } else {
+            let applied = try await runner.migrate()
+            for migration in applied {
+                print("applied \(migration.module)/\(migration.version) \(migration.name)")
+            }
+            print("\(applied.count) migration(s) applied; database \(settings.database.description) is up to date")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+/// Drives the built `kauri` executable as a user would.
+@Suite("kauri command line", .serialized)
+struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let error: String
+    }
+
+    static func executable() throws -> URL {
+        for configuration in ["debug", "release"] {
+            let url = Self.root.appendingPathComponent(".build/\(configuration)/kauri")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "build the kauri executable first"])
+    }
+
+    static func launch(_ arguments: [String], environment: [String: String] = [:], directory: URL) throws
+        -> (Process, URL, URL)
+    {
+        let process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "DATABASE_URL")
+        for (key, value) in env where key.hasPrefix("KAURI_") { env.removeValue(forKey: key) }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.currentDirectoryURL = directory
+        let out = directory.appendingPathComponent("stdout-\(UUID()).log")
+        let err = directory.appendingPathComponent("stderr-\(UUID()).log")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        return (process, out, err)
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL) throws -> Run {
+        let (process, out, err) = try Self.launch(arguments, environment: environment, directory: directory)
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            output: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            error: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    static func withDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kauri-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await body(directory)
+    }
+
+    static func freePort() -> Int {
+        Int.random(in: 20_000...40_000)
+    }
+
+    @Test("an unparseable flag or environment setting exits 2 and names the setting")
+    func invalidSettingExitsTwo() async throws {
+        try await Self.withDirectory { directory in
+            let flag = try Self.run(["serve", "--port", "eighty"], directory: directory)
+            #expect(flag.status == 2)
+            #expect(flag.error.contains("--port"))
+            let env = try Self.run(["serve"], environment: ["KAURI_PORT": "eighty"], directory: directory)
+            #expect(env.status == 2)
+            #expect(env.error.contains("KAURI_PORT"))
+            let mode = try Self.run(["serve"], environment: ["KAURI_MODE": "prod"], directory: directory)
+            #expect(mode.status == 2)
+            #expect(mode.error.contains("KAURI_MODE"))
+        }
+    }
+
+    @Test("an unreachable DATABASE_URL at start is one clear line, a non-zero exit, and no password")
+    func unreachableDatabase() async throws {
+        try await Self.withDirectory { directory in
+            let run = try Self.run(
+                ["serve"], environment: ["DATABASE_URL": "postgres://kauri:s3cretpw@127.0.0.1:1/kauri"],
+                directory: directory)
+            #expect(run.status == 1)
+            #expect(run.error.split(separator: "\n").count == 1)
+            #expect(run.error.contains("cannot use database postgres://kauri:***@127.0.0.1:1/kauri"))
+            #expect(!run.error.contains("s3cretpw") && !run.output.contains("s3cretpw"))
+        }
+    }
+
+    @Test("serve starts with no configuration, logs one ready line, and exits 0 on SIGTERM")
+    func serveAndGracefulShutdown() async throws {
+        try await Self.withDirectory { directory in
+            let port = Self.freePort()
+            let (process, out, _) = try Self.launch(["--port", String(port)], directory: directory)
+            var ready: [String: Any]?
+            for _ in 0..<200 where ready == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+                ready = text.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }.first { $0["message"] as? String == "kauri ready" }
+            }
+            let line = try #require(ready, "no ready line")
+            #expect(line["url"] as? String == "http://127.0.0.1:\(port)")
+            #expect(line["mode"] as? String == "sandbox")
+            #expect((line["database"] as? String)?.hasPrefix("sqlite:./.kauri/kauri.sqlite") == true)
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".kauri/kauri.sqlite").path))
+            process.terminate()  // SIGTERM
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0)
+        }
+    }
+
+    @Test("migrate applies pending migrations once and --status lists them")
+    func migrate() async throws {
+        try await Self.withDirectory { directory in
+            let pending = try Self.run(["migrate", "--status", "--data-dir", "data"], directory: directory)
+            #expect(pending.status == 0)
+            #expect(pending.output.contains("platform/1 create_metadata: pending"))
+            let first = try Self.run(["migrate", "--data-dir", "data"], directory: directory)
+            #expect(first.status == 0)
+            #expect(first.output.contains("applied platform/1 create_metadata"))
+            let second = try Self.run(["migrate", "--data-dir", "data"], directory: directory)
+            #expect(second.output.contains("0 migration(s) applied"))
+            let status = try Self.run(["migrate", "--status", "--data-dir", "data"], directory: directory)
+            #expect(status.output.contains("platform/1 create_metadata: applied"))
+        }
+    }
+
+    @Test("serve --help lists every setting with its environment variable")
+    func help() async throws {
+        try await Self.withDirectory { directory in
+            let run = try Self.run(["serve", "--help"], directory: directory)
+            #expect(run.status == 0)
+            for name in ["--host", "KAURI_HOST", "--port", "KAURI_PORT", "--data-dir", "KAURI_DATA_DIR",
+                         "--database-url", "DATABASE_URL", "--database-pool-size", "--mode", "--cors-allowed-origins",
+                         "--request-body-bytes-max", "--access-log", "--log-level", "--shutdown-grace-seconds", "--config"] {
+                #expect(run.output.contains(name), "\(name)")
+            }
+        }
+    }
+}
