@@ -30,7 +30,7 @@ public final class Database: Sendable {
     // The pools lock internally and are used from any thread (AsyncKit documents them as thread-safe); they
     // only lack the annotation.
     private enum Backend: @unchecked Sendable {
-        case sqlite(EventLoopGroupConnectionPool<SQLiteFileSource>)
+        case sqlite(EventLoopGroupConnectionPool<SQLiteFileSource>, NIOThreadPool)
         case postgres(EventLoopGroupConnectionPool<PostgresConnectionSource>)
     }
 
@@ -46,14 +46,19 @@ public final class Database: Sendable {
         switch configuration {
         case .sqlite(let path, let poolSize):
             self.kind = .sqlite
+            // SQLite calls block; they get threads of their own so they never starve other blocking work,
+            // and a connection waiting on another process's write lock cannot hold up this pool's writer.
+            let threadPool = NIOThreadPool(numberOfThreads: max(1, poolSize))
+            threadPool.start()
             self.backend = .sqlite(
                 EventLoopGroupConnectionPool(
-                    source: SQLiteFileSource(path: path),
+                    source: SQLiteFileSource(path: path, threadPool: threadPool),
                     maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
                     requestTimeout: .seconds(10),
                     pruneInterval: nil,
                     logger: logger,
-                    on: eventLoopGroup))
+                    on: eventLoopGroup),
+                threadPool)
         case .postgres(let url, let poolSize, let searchPath):
             self.kind = .postgres
             var sqlConfiguration: SQLPostgresConfiguration
@@ -81,7 +86,7 @@ public final class Database: Sendable {
     ) async throws -> T {
         do {
             switch self.backend {
-            case .sqlite(let pool):
+            case .sqlite(let pool, _):
                 let connection = try await pool.requestConnection(logger: self.logger).get()
                 defer { pool.releaseConnection(connection, logger: self.logger) }
                 return try await body(connection.sql(queryLogLevel: .trace))
@@ -157,7 +162,9 @@ public final class Database: Sendable {
     public func shutdown() async {
         do {
             switch self.backend {
-            case .sqlite(let pool): try await pool.shutdownAsync()
+            case .sqlite(let pool, let threadPool):
+                try await pool.shutdownAsync()
+                try await threadPool.shutdownGracefully()
             case .postgres(let pool): try await pool.shutdownAsync()
             }
         } catch {

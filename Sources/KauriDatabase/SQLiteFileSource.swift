@@ -9,9 +9,12 @@ import SQLiteNIO
 /// power loss) and foreign keys enforced.
 struct SQLiteFileSource: ConnectionPoolSource, Sendable {
     let path: String
-    let threadPool: NIOThreadPool = .singleton
+    let threadPool: NIOThreadPool
 
+    /// `busy_timeout` replaces sqlite-nio's spin-forever busy handler: a writer from another process waits
+    /// with back-off for at most this long instead of burning a thread.
     static let pragmas = [
+        "PRAGMA busy_timeout = 10000",
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = FULL",
         "PRAGMA foreign_keys = ON",

@@ -132,6 +132,21 @@ struct CLITests {
         }
     }
 
+    @Test("processes migrating one SQLite file at the same moment apply each migration exactly once")
+    func concurrentMigrateProcesses() async throws {
+        try await Self.withDirectory { directory in
+            let launched = try (0..<4).map { _ in try Self.launch(["migrate", "--data-dir", "data"], directory: directory) }
+            var applied = 0
+            for (process, out, _) in launched {
+                process.waitUntilExit()
+                #expect(process.terminationStatus == 0)
+                let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+                applied += text.components(separatedBy: "applied platform/1 ").count - 1
+            }
+            #expect(applied == 1)
+        }
+    }
+
     @Test("serve --help lists every setting with its environment variable")
     func help() async throws {
         try await Self.withDirectory { directory in

@@ -35,30 +35,41 @@ enum TestApp {
             var settings = settings
             settings.dataDirectory = directory
             let database = try Database(settings.database, logger: quietLogger)
-            let usedDatabase = providedDatabase ?? database
-            if providedDatabase == nil {
-                try await MigrationRunner(database: database, migrations: allMigrations, logger: quietLogger).migrate()
-            }
-            var accessLogger = quietLogger
-            if let accessLog {
-                accessLogger = Logger(label: "kauri.http") {
-                    JSONLogHandler(label: $0, level: .info, output: accessLog, clock: SystemClock())
-                }
-            }
-            let app = buildApplication(
-                AppDependencies(
-                    settings: settings, database: usedDatabase, logger: quietLogger, accessLogger: accessLogger)
-            ) { api in
-                configureRoutes(api, usedDatabase)
-            }
             do {
-                try await app.test(.router) { client in try await body(client, usedDatabase) }
+                try await self.serve(
+                    settings: settings, database: providedDatabase ?? database, migrate: providedDatabase == nil,
+                    accessLog: accessLog, configureRoutes: configureRoutes, body)
             } catch {
                 await database.shutdown()
                 throw error
             }
             await database.shutdown()
         }
+    }
+
+    private static func serve(
+        settings: ServerSettings,
+        database: Database,
+        migrate: Bool,
+        accessLog: LogOutput?,
+        configureRoutes: @escaping (DocumentedRouter, Database) -> Void,
+        _ body: @escaping @Sendable (any TestClientProtocol, Database) async throws -> Void
+    ) async throws {
+        if migrate {
+            try await MigrationRunner(database: database, migrations: allMigrations, logger: quietLogger).migrate()
+        }
+        var accessLogger = quietLogger
+        if let accessLog {
+            accessLogger = Logger(label: "kauri.http") {
+                JSONLogHandler(label: $0, level: .info, output: accessLog, clock: SystemClock())
+            }
+        }
+        let app = buildApplication(
+            AppDependencies(settings: settings, database: database, logger: quietLogger, accessLogger: accessLogger)
+        ) { api in
+            configureRoutes(api, database)
+        }
+        try await app.test(.router) { client in try await body(client, database) }
     }
 
     /// Parses a JSON body into a dictionary.
