@@ -106,8 +106,11 @@ let package = Package(
             name: "KauriHTTPTests",
             dependencies: [
                 "KauriHTTP",
+                "KauriCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -22,6 +22,8 @@ public struct APIRequestDecoder: RequestDecoder {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.bodyTooLarge, detail: "the body exceeds \(context.maxUploadSize) bytes")
+        } catch is NIOTooManyBytesError {
+            throw APIError(.bodyTooLarge, detail: "the body exceeds \(context.maxUploadSize) bytes")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

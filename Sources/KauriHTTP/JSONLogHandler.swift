@@ -38,72 +38,92 @@ public struct JSONLogHandler: LogHandler {
 
     /// Writes one line.
     public func log(event: LogEvent) {
-        var line = "{\"timestamp\":\"\(self.clock.now().rfc3339)\",\"level\":\"\(event.level.rawValue)\""
-        line += ",\"label\":"
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        Self.append("{\"timestamp\":\"", to: &line)
+        Self.append(self.timestampText(), to: &line)
+        Self.append("\",\"level\":\"", to: &line)
+        Self.append(event.level.rawValue, to: &line)
+        Self.append("\",\"label\":", to: &line)
         Self.appendString(self.label, to: &line)
-        line += ",\"message\":"
+        Self.append(",\"message\":", to: &line)
         Self.appendString(event.message.description, to: &line)
         var merged = self.metadata
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let extra = event.metadata {
+            if merged.isEmpty { merged = extra } else { merged.merge(extra) { _, new in new } }
+        }
         for key in merged.keys.sorted() {
-            line += ","
+            line.append(UInt8(ascii: ","))
             Self.appendString(key, to: &line)
-            line += ":"
+            line.append(UInt8(ascii: ":"))
             Self.appendValue(merged[key]!, to: &line)
         }
-        line += "}\n"
+        Self.append("}\n", to: &line)
         self.output.write(line)
     }
 
-    static func appendValue(_ value: Logger.Metadata.Value, to line: inout String) {
+    private func timestampText() -> String {
+        self.clock.now().rfc3339
+    }
+
+    static func append(_ text: String, to line: inout [UInt8]) {
+        line.append(contentsOf: text.utf8)
+    }
+
+    static func appendValue(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
         switch value {
         case .string(let text):
             appendString(text, to: &line)
         case .stringConvertible(let convertible):
             switch convertible {
-            case let number as Int: line += String(number)
-            case let number as Int64: line += String(number)
-            case let number as UInt64: line += String(number)
-            case let number as Double where number.isFinite: line += String(number)
-            case let flag as Bool: line += flag ? "true" : "false"
+            case let number as Int: append(String(number), to: &line)
+            case let number as Int64: append(String(number), to: &line)
+            case let number as UInt64: append(String(number), to: &line)
+            case let number as Double where number.isFinite: append(String(number), to: &line)
+            case let flag as Bool: append(flag ? "true" : "false", to: &line)
             default: appendString(convertible.description, to: &line)
             }
         case .array(let values):
-            line += "["
+            line.append(UInt8(ascii: "["))
             for (index, element) in values.enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 appendValue(element, to: &line)
             }
-            line += "]"
+            line.append(UInt8(ascii: "]"))
         case .dictionary(let dictionary):
-            line += "{"
+            line.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 appendString(key, to: &line)
-                line += ":"
+                line.append(UInt8(ascii: ":"))
                 appendValue(dictionary[key]!, to: &line)
             }
-            line += "}"
+            line.append(UInt8(ascii: "}"))
         }
     }
 
-    /// Appends `text` as a JSON string literal.
-    static func appendString(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
+    /// Appends `text` as a JSON string literal; bytes that need no escaping are copied as they are.
+    static func appendString(_ text: String, to line: inout [UInt8]) {
+        line.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                line.append(contentsOf: [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                    hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
+            default:
+                // UTF-8 multi-byte sequences and printable ASCII are valid inside a JSON string as they are.
+                line.append(byte)
             }
         }
-        line += "\""
+        line.append(UInt8(ascii: "\""))
     }
 }
 
@@ -125,13 +145,12 @@ public final class LogOutput: Sendable {
     /// The captured lines (empty for standard output).
     public var lines: [String] { self.captured.withLock { $0 } }
 
-    func write(_ line: String) {
+    func write(_ line: [UInt8]) {
         if self.isCapturing {
-            self.captured.withLock { $0.append(line) }
+            self.captured.withLock { $0.append(String(decoding: line, as: UTF8.self)) }
             return
         }
-        var line = line
-        line.withUTF8 { buffer in
+        line.withUnsafeBufferPointer { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = Foundation.write(1, buffer.baseAddress! + offset, buffer.count - offset)

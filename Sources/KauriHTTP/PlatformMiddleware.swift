@@ -3,6 +3,8 @@ import Hummingbird
 import KauriCore
 import Logging
 import Metrics
+import NIOCore
+import Synchronization
 
 /// Settings of the HTTP platform layer.
 public struct PlatformConfiguration: Sendable {
@@ -35,7 +37,7 @@ public struct PlatformMiddleware: RouterMiddleware {
     let registry: RouteRegistry
     let ids: IDGenerator
     let accessLogger: Logger
-    let metricsFactory: any MetricsFactory
+    let metrics: RequestMetrics
 
     static let requestIDField = HTTPField.Name("X-Request-ID")!
     static let securityHeaders: HTTPFields = [
@@ -62,7 +64,7 @@ public struct PlatformMiddleware: RouterMiddleware {
         self.registry = registry
         self.ids = ids
         self.accessLogger = accessLogger
-        self.metricsFactory = metricsFactory
+        self.metrics = RequestMetrics(factory: metricsFactory)
     }
 
     /// Handles one request.
@@ -154,6 +156,9 @@ public struct PlatformMiddleware: RouterMiddleware {
             default:
                 return self.internalError(error, context: context)
             }
+        case is NIOTooManyBytesError:
+            return APIError(
+                .bodyTooLarge, detail: "the body exceeds \(self.configuration.limits.requestBodyBytesMax) bytes")
         case let error as DecodingError:
             return APIRequestDecoder.apiError(for: error)
         case let error as any APIErrorConvertible:
@@ -205,11 +210,7 @@ public struct PlatformMiddleware: RouterMiddleware {
     private func record(request: Request, route: String, status: Int, start: ContinuousClock.Instant, context: AppRequestContext) {
         let elapsed = ContinuousClock.now - start
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(status))]
-        Counter(label: "kauri_http_requests_total", dimensions: dimensions, factory: self.metricsFactory).increment()
-        Metrics.Timer(
-            label: "kauri_http_request_duration_seconds", dimensions: dimensions, factory: self.metricsFactory
-        ).recordNanoseconds(nanoseconds)
+        self.metrics.record(method: request.method, route: route, status: status, nanoseconds: nanoseconds)
         if self.configuration.accessLog {
             self.accessLogger.info(
                 "request",
@@ -228,4 +229,50 @@ public struct PlatformMiddleware: RouterMiddleware {
 public protocol APIErrorConvertible: Error {
     /// The API error this error is answered with.
     var apiError: APIError { get }
+}
+
+/// The request counter and latency histogram per (method, route, status), created once and reused.
+///
+/// Methods outside the standard set are counted as `OTHER` and unknown paths as route `unmatched`, so a
+/// client cannot grow the number of series.
+final class RequestMetrics: Sendable {
+    private struct Key: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    private struct Instruments: @unchecked Sendable {
+        // Counter and Timer are thread-safe handles; they lack only the annotation.
+        let requests: Counter
+        let duration: Metrics.Timer
+    }
+
+    private static let knownMethods: Set<HTTPRequest.Method> = [
+        .get, .head, .post, .put, .patch, .delete, .options, .connect, .trace,
+    ]
+
+    private let factory: any MetricsFactory
+    private let instruments = Mutex<[Key: Instruments]>([:])
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    func record(method: HTTPRequest.Method, route: String, status: Int, nanoseconds: Int64) {
+        let key = Key(
+            method: Self.knownMethods.contains(method) ? method.rawValue : "OTHER", route: route, status: status)
+        let instruments = self.instruments.withLock { cache in
+            if let existing = cache[key] { return existing }
+            let dimensions = [("method", key.method), ("route", key.route), ("status", String(key.status))]
+            let created = Instruments(
+                requests: Counter(label: "kauri_http_requests_total", dimensions: dimensions, factory: self.factory),
+                duration: Metrics.Timer(
+                    label: "kauri_http_request_duration_seconds", dimensions: dimensions, factory: self.factory))
+            cache[key] = created
+            return created
+        }
+        instruments.requests.increment()
+        instruments.duration.recordNanoseconds(nanoseconds)
+    }
 }

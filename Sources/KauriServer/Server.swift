@@ -52,6 +52,22 @@ public enum Server {
         let database = try await Self.openDatabase(settings, logger: logger)
         let app = buildApplication(
             AppDependencies(settings: settings, database: database, logger: logger, accessLogger: accessLogger))
+        let group = Self.makeServiceGroup(app, settings: settings, logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        await database.shutdown()
+        logger.info("kauri stopped")
+    }
+
+    /// The service group that runs the application: SIGTERM and SIGINT start a graceful shutdown in which the
+    /// server stops accepting connections and in-flight requests finish, for at most the grace period.
+    public static func makeServiceGroup(
+        _ app: some ApplicationProtocol, settings: ServerSettings, logger: Logger
+    ) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(
@@ -62,15 +78,7 @@ public enum Server {
             logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(settings.limits.shutdownGraceSeconds)
         configuration.maximumCancellationDuration = .seconds(5)
-        let group = ServiceGroup(configuration: configuration)
-        do {
-            try await group.run()
-        } catch {
-            await database.shutdown()
-            throw error
-        }
-        await database.shutdown()
-        logger.info("kauri stopped")
+        return ServiceGroup(configuration: configuration)
     }
 
     /// Error text on one line, for the command line.

@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import KauriServer
+import Synchronization
 import Testing
 
 @Suite("OpenAPI document")
@@ -25,18 +26,13 @@ struct OpenAPITests {
 
     @Test("the document validates with openapi-spec-validator (PyPI)")
     func validatesWithOpenAPISpecValidator() async throws {
-        let document: Data = try await withCheckedThrowingContinuation { continuation in
-            Task {
-                do {
-                    try await TestApp.run { client, _ in
-                        let data = try await client.execute(uri: "/openapi.json", method: .get) { Data($0.body.readableBytesView) }
-                        continuation.resume(returning: data)
-                    }
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+        let captured = Mutex<Data>(Data())
+        try await TestApp.run { client, _ in
+            let data = try await client.execute(uri: "/openapi.json", method: .get) { Data($0.body.readableBytesView) }
+            captured.withLock { $0 = data }
         }
+        let document = captured.withLock { $0 }
+        #expect(!document.isEmpty)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("kauri-openapi-\(UUID()).json")
         try document.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
