@@ -29,14 +29,14 @@ struct CLITests {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DATABASE_URL")
-        for (key, value) in env where key.hasPrefix("KAURI_") { env.removeValue(forKey: key) }
+        for key in env.keys where key.hasPrefix("KAURI_") { env.removeValue(forKey: key) }
         env.merge(environment) { _, new in new }
         process.environment = env
         process.currentDirectoryURL = directory
         let out = directory.appendingPathComponent("stdout-\(UUID()).log")
         let err = directory.appendingPathComponent("stderr-\(UUID()).log")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()

@@ -56,9 +56,9 @@ final class TCPProxy: Sendable {
 
 /// Copies bytes between two channels (after SwiftNIO's connect-proxy example).
 final class GlueHandler: ChannelDuplexHandler, @unchecked Sendable {
-    typealias InboundIn = NIOAny
-    typealias OutboundIn = NIOAny
-    typealias OutboundOut = NIOAny
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
@@ -78,17 +78,21 @@ final class GlueHandler: ChannelDuplexHandler, @unchecked Sendable {
         self.partner = nil
     }
 
-    private func partnerWrite(_ data: NIOAny) {
+    private func partnerWrite(_ buffer: ByteBuffer) {
         guard let context = self.context else { return }
-        context.eventLoop.execute { context.writeAndFlush(data, promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { bound.value.writeAndFlush(NIOAny(buffer), promise: nil) }
     }
 
     private func partnerClose() {
         guard let context = self.context else { return }
-        context.eventLoop.execute { context.close(promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { bound.value.close(promise: nil) }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { self.partner?.partnerWrite(data) }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.partner?.partnerWrite(self.unwrapInboundIn(data))
+    }
 
     func channelInactive(context: ChannelHandlerContext) { self.partner?.partnerClose() }
 
