@@ -59,9 +59,6 @@ struct CLITests {
         return try await body(directory)
     }
 
-    static func freePort() -> Int {
-        Int.random(in: 20_000...40_000)
-    }
 
     @Test("an unparseable flag or environment setting exits 2 and names the setting")
     func invalidSettingExitsTwo() async throws {
@@ -94,7 +91,7 @@ struct CLITests {
     @Test("serve starts with no configuration, logs one ready line, and exits 0 on SIGTERM")
     func serveAndGracefulShutdown() async throws {
         try await Self.withDirectory { directory in
-            let port = Self.freePort()
+            let port = try await ShutdownTests.freePort()
             let (process, out, _) = try Self.launch(["--port", String(port)], directory: directory)
             var ready: [String: Any]?
             for _ in 0..<200 where ready == nil {
