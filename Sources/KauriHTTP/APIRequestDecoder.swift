@@ -20,9 +20,9 @@ public struct APIRequestDecoder: RequestDecoder {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.bodyTooLarge, detail: "the body exceeds \(context.maxUploadSize) bytes")
-        } catch is NIOTooManyBytesError {
+        } catch {
+            // Collecting fails only on the size limit (NIOTooManyBytesError, or HTTPError 413 when streaming).
+            guard error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge else { throw error }
             throw APIError(.bodyTooLarge, detail: "the body exceeds \(context.maxUploadSize) bytes")
         }
         do {

@@ -41,7 +41,7 @@ public struct JSONLogHandler: LogHandler {
         var line: [UInt8] = []
         line.reserveCapacity(256)
         Self.append("{\"timestamp\":\"", to: &line)
-        Self.append(self.timestampText(), to: &line)
+        Self.append(self.clock.now().rfc3339, to: &line)
         Self.append("\",\"level\":\"", to: &line)
         Self.append(event.level.rawValue, to: &line)
         Self.append("\",\"label\":", to: &line)
@@ -60,10 +60,6 @@ public struct JSONLogHandler: LogHandler {
         }
         Self.append("}\n", to: &line)
         self.output.write(line)
-    }
-
-    private func timestampText() -> String {
-        self.clock.now().rfc3339
     }
 
     static func append(_ text: String, to line: inout [UInt8]) {
@@ -130,17 +126,17 @@ public struct JSONLogHandler: LogHandler {
 /// Where log lines go: standard output, or a buffer in tests.
 public final class LogOutput: Sendable {
     /// The process's standard output.
-    public static let standardOutput = LogOutput(captured: nil)
+    public static let standardOutput = LogOutput(isCapturing: false)
 
     private let isCapturing: Bool
     private let captured = Mutex<[String]>([])
 
-    init(captured: [String]?) {
-        self.isCapturing = captured != nil
+    private init(isCapturing: Bool) {
+        self.isCapturing = isCapturing
     }
 
     /// A buffer tests can read.
-    public static func capture() -> LogOutput { LogOutput(captured: []) }
+    public static func capture() -> LogOutput { LogOutput(isCapturing: true) }
 
     /// The captured lines (empty for standard output).
     public var lines: [String] { self.captured.withLock { $0 } }
