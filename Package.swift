@@ -8,9 +8,11 @@ let package = Package(
         .executable(name: "kauri", targets: ["kauri"]),
         .executable(name: "kauri-load", targets: ["KauriLoad"]),
         .executable(name: "kauri-hello", targets: ["KauriHello"]),
+        .executable(name: "kauri-ledger-bench", targets: ["KauriLedgerBench"]),
         .library(name: "KauriCore", targets: ["KauriCore"]),
         .library(name: "KauriDatabase", targets: ["KauriDatabase"]),
         .library(name: "KauriHTTP", targets: ["KauriHTTP"]),
+        .library(name: "KauriLedger", targets: ["KauriLedger"]),
         .library(name: "KauriServer", targets: ["KauriServer"]),
     ],
     dependencies: [
@@ -26,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -52,11 +55,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "KauriLedger",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "KauriServer",
             dependencies: [
                 "KauriCore",
                 "KauriDatabase",
                 "KauriHTTP",
+                "KauriLedger",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,6 +87,7 @@ let package = Package(
                 "KauriServer",
                 "KauriDatabase",
                 "KauriCore",
+                "KauriLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +111,19 @@ let package = Package(
             ],
             path: "bench/KauriHello"
         ),
+        .executableTarget(
+            name: "KauriLedgerBench",
+            dependencies: [
+                "KauriLedger",
+                "KauriDatabase",
+                "KauriCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/KauriLedgerBench"
+        ),
         .testTarget(
             name: "KauriCoreTests",
             dependencies: ["KauriCore"]
@@ -114,10 +144,22 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KauriLedgerTests",
+            dependencies: [
+                "KauriLedger",
+                "KauriDatabase",
+                "KauriCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "KauriServerTests",
             dependencies: [
                 "KauriServer",
                 "KauriDatabase",
+                "KauriLedger",
+                "KauriHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

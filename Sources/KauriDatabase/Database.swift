@@ -123,6 +123,22 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs `body` in a read-only transaction that sees one consistent snapshot of the database.
+    ///
+    /// PostgreSQL: `REPEATABLE READ READ ONLY`. SQLite (WAL): a deferred transaction, whose snapshot is fixed by
+    /// its first read; it never blocks writers.
+    public func snapshot<T: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        try await self.withConnection { connection in
+            switch self.kind {
+            case .sqlite: try await Self.run(body, on: connection, begin: "BEGIN DEFERRED")
+            case .postgres:
+                try await Self.run(body, on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            }
+        }
+    }
+
     private static func run<T: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> T,
         on connection: any SQLDatabase,

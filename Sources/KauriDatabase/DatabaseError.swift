@@ -54,4 +54,19 @@ public enum DatabaseError: Error, CustomStringConvertible, Sendable {
             return error
         }
     }
+
+    /// Whether `error` is a write conflict that a retry of the whole transaction can resolve: a unique-key
+    /// violation from a concurrent insert of the same key, a serialization failure or a deadlock.
+    public static func isRetryableConflict(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            guard let sqlState = error.serverInfo?[.sqlState] else { return false }
+            return sqlState == "23505" || sqlState == "40001" || sqlState == "40P01"
+        case let error as SQLiteError:
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+                || error.reason == .busy || error.reason == .locked
+        default:
+            return false
+        }
+    }
 }

@@ -10,12 +10,15 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String
     /// The largest body a route may read, in bytes.
     public var maxUploadSize: Int
+    /// Who is calling, once an authenticator recognised the request's credentials.
+    public var caller: Caller?
 
     /// Creates the context for a new request.
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.maxUploadSize = Limits().requestBodyBytesMax
+        self.caller = nil
     }
 
     /// Decodes JSON bodies, insisting on a JSON content type and turning failures into problem details.

@@ -3,6 +3,7 @@ import Hummingbird
 import KauriCore
 import KauriDatabase
 import KauriHTTP
+import KauriLedger
 import Logging
 import Metrics
 import Prometheus
@@ -23,6 +24,8 @@ public struct AppDependencies: Sendable {
     public var ids: IDGenerator
     /// Where metrics are kept and rendered from.
     public var metrics: PrometheusCollectorRegistry
+    /// The ledger, over `database`.
+    public var ledger: Ledger
 
     /// Collects the dependencies; the clock, ids and metrics default to real ones.
     public init(
@@ -32,7 +35,8 @@ public struct AppDependencies: Sendable {
         accessLogger: Logger? = nil,
         clock: any WallClock = SystemClock(),
         ids: IDGenerator? = nil,
-        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        ledger: Ledger? = nil
     ) {
         self.settings = settings
         self.database = database
@@ -41,11 +45,12 @@ public struct AppDependencies: Sendable {
         self.clock = clock
         self.ids = ids ?? IDGenerator(clock: clock)
         self.metrics = metrics
+        self.ledger = ledger ?? Ledger(database: database, clock: clock, logger: logger)
     }
 }
 
 /// The migrations of every module, in dependency order. Modules append theirs as they arrive.
-public let allMigrations: [Migration] = PlatformMigrations.all
+public let allMigrations: [Migration] = PlatformMigrations.all + LedgerMigrations.all
 
 /// The Kauri version reported by the OpenAPI document and the CLI.
 public let kauriVersion = "0.1.0"
@@ -73,12 +78,14 @@ public func buildApplication(
             ids: dependencies.ids,
             accessLogger: dependencies.accessLogger,
             metricsFactory: metricsFactory))
+    router.add(middleware: AdminKeyAuthenticator(key: settings.adminAPIKey?.value))
 
     let openAPI = OpenAPIHolder()
     PlatformRoutes(
         database: dependencies.database, metrics: dependencies.metrics,
         readinessTimeoutMilliseconds: settings.limits.readinessTimeoutMilliseconds, openAPI: openAPI
     ).addRoutes(to: api)
+    LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
     configureRoutes(api)
 
     do {
@@ -92,6 +99,7 @@ public func buildApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(settings.host, port: settings.port),
             serverName: nil),
+        services: [PendingExpiryService(ledger: dependencies.ledger, logger: dependencies.logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
             let port = address?.port ?? settings.port

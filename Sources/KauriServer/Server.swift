@@ -49,7 +49,18 @@ public enum Server {
     /// Serves until a shutdown signal, then drains in-flight requests (bounded by the grace period) and
     /// closes the database pool.
     public static func serve(_ settings: ServerSettings, logger: Logger, accessLogger: Logger) async throws {
+        var settings = settings
         let database = try await Self.openDatabase(settings, logger: logger)
+        if settings.adminAPIKey == nil && settings.mode == .sandbox {
+            do {
+                settings.adminAPIKey = try AdminKeyFile.loadOrCreate(path: settings.adminAPIKeyPath, logger: logger)
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+        } else if settings.adminAPIKey == nil {
+            logger.warning("no KAURI_ADMIN_API_KEY: admin routes answer 401")
+        }
         let app = buildApplication(
             AppDependencies(settings: settings, database: database, logger: logger, accessLogger: accessLogger))
         let group = Self.makeServiceGroup(app, settings: settings, logger: logger)

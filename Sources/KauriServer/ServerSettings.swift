@@ -32,6 +32,9 @@ public struct ServerSettings: Sendable {
     public var logLevel: Logger.Level
     /// The named limits.
     public var limits: Limits
+    /// The operator's API key (`Authorization: Bearer …`) for admin routes; in sandbox mode, generated into the
+    /// data directory when not set.
+    public var adminAPIKey: Secret<String>?
 
     /// The defaults: SQLite under `./.kauri`, sandbox mode, 127.0.0.1:8080.
     public init(
@@ -44,7 +47,8 @@ public struct ServerSettings: Sendable {
         corsAllowedOrigins: Set<String> = [],
         accessLog: Bool = true,
         logLevel: Logger.Level = .info,
-        limits: Limits = Limits()
+        limits: Limits = Limits(),
+        adminAPIKey: Secret<String>? = nil
     ) {
         self.host = host
         self.port = port
@@ -56,7 +60,11 @@ public struct ServerSettings: Sendable {
         self.accessLog = accessLog
         self.logLevel = logLevel
         self.limits = limits
+        self.adminAPIKey = adminAPIKey
     }
+
+    /// The path of the admin API key generated in sandbox mode.
+    public var adminAPIKeyPath: String { self.dataDirectory + "/admin-api-key" }
 
     /// The path of the SQLite file used when no PostgreSQL URL is set.
     public var sqlitePath: String { self.dataDirectory + "/kauri.sqlite" }

@@ -69,10 +69,16 @@ public struct Setting: Sendable, Hashable {
         defaultDescription: "30", isSecret: false,
         help: "Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
 
+    /// The admin API key.
+    public static let adminAPIKey = Setting(
+        flag: "admin-api-key", environmentVariable: "KAURI_ADMIN_API_KEY", kind: .string,
+        defaultDescription: "(sandbox: generated into <data-dir>/admin-api-key; live: admin API off)", isSecret: true,
+        help: "Bearer key for admin routes (/v1/ledger/…), at least 32 characters. Prefer the environment variable.")
+
     /// Every setting of `kauri serve`, in help order.
     public static let all: [Setting] = [
         .host, .port, .dataDirectory, .databaseURL, .databasePoolSize, .mode, .corsAllowedOrigins,
-        .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds,
+        .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds, .adminAPIKey,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

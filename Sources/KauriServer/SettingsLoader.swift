@@ -118,6 +118,14 @@ public enum SettingsLoader {
             }
             settings.limits.shutdownGraceSeconds = seconds
         }
+        if let key = try Self.read(.adminAPIKey, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
+           !key.isEmpty {
+            guard key.utf8.count >= 32, key.utf8.count <= 256, key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw SettingsError(
+                    setting: .adminAPIKey, reason: "must be 32–256 printable characters without spaces")
+            }
+            settings.adminAPIKey = Secret(key)
+        }
         return settings
     }
 

@@ -3,17 +3,18 @@ import Configuration
 import Foundation
 import KauriCore
 import KauriDatabase
+import KauriLedger
 import KauriServer
 import Logging
 
-/// The `kauri` command: `serve` (the default), `migrate`.
+/// The `kauri` command: `serve` (the default), `migrate`, `ledger verify`.
 @main
 struct Kauri: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kauri",
         abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
         version: kauriVersion,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, LedgerCommand.self],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
@@ -87,6 +88,9 @@ struct SettingOptions: ParsableArguments {
         help: ArgumentHelp(Self.help(.shutdownGraceSeconds), valueName: "seconds"))
     var shutdownGraceSeconds: Int?
 
+    @Option(name: .customLong("admin-api-key"), help: ArgumentHelp(Self.help(.adminAPIKey), valueName: "key"))
+    var adminAPIKey: String?
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -115,6 +119,7 @@ struct SettingOptions: ParsableArguments {
         if let accessLog { flags[.accessLog] = .bool(accessLog) }
         if let logLevel { flags[.logLevel] = .string(logLevel) }
         if let shutdownGraceSeconds { flags[.shutdownGraceSeconds] = .int(shutdownGraceSeconds) }
+        if let adminAPIKey { flags[.adminAPIKey] = .string(adminAPIKey) }
         let environment = ProcessInfo.processInfo.environment
         return try await SettingsLoader.load(
             flags: flags, environment: environment, configFile: self.config ?? environment["KAURI_CONFIG"])
@@ -176,6 +181,47 @@ struct Migrate: AsyncParsableCommand {
                 print("applied \(migration.module)/\(migration.version) \(migration.name)")
             }
             print("\(applied.count) migration(s) applied; database \(settings.database.description) is up to date")
+        }
+    }
+}
+
+/// `kauri ledger …`: ledger tools.
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger", abstract: "Ledger tools.", subcommands: [Verify.self])
+
+    /// `kauri ledger verify`: prove the ledger's invariants over one consistent snapshot; writes nothing.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that debits equal credits per currency, every balance equals its transfers, and no "
+                + "account breaks its limit. Exit 0 with a summary, or 1 listing every violation.")
+
+        @OptionGroup var options: SettingOptions
+
+        func run() async throws {
+            let settings = try await self.options.load()
+            let loggers = ProcessLoggers.makeLoggers(level: .warning)
+            guard settings.databaseURL != nil || FileManager.default.fileExists(atPath: settings.sqlitePath) else {
+                throw Server.StartupError(description: "no database at \(settings.sqlitePath); nothing to verify")
+            }
+            let database = try Database(settings.database, logger: loggers.app)
+            let report: LedgerVerifier.Report
+            do {
+                try await database.ping(timeoutMilliseconds: 5_000)
+                report = try await LedgerVerifier.verify(database)
+            } catch {
+                await database.shutdown()
+                throw Server.StartupError(
+                    description: "cannot verify the ledger in \(settings.database.description): \(error)")
+            }
+            await database.shutdown()
+            for violation in report.violations {
+                print("violation: \(violation)")
+            }
+            print(report.summary)
+            if !report.isValid {
+                throw ExitCode(1)
+            }
         }
     }
 }

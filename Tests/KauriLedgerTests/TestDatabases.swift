@@ -1,0 +1,64 @@
+import Foundation
+import KauriDatabase
+import Logging
+
+/// Real databases for tests: a fresh SQLite file always, and a fresh PostgreSQL schema when POSTGRES_URL is set.
+enum TestDatabases {
+    // Mirrors Tests/KauriDatabaseTests/TestDatabases.swift: test targets cannot share sources.
+
+    static let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// The engines to run a test on.
+    static var kinds: [Database.Kind] {
+        ProcessInfo.processInfo.environment["POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
+    }
+
+    /// A fresh, isolated database of the given kind; `body` runs with it and it is torn down afterwards.
+    static func with<T>(
+        _ kind: Database.Kind, instances: Int = 1, _ body: ([Database]) async throws -> T
+    ) async throws -> T {
+        switch kind {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kauri-test-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("kauri.sqlite").path
+            let databases = try (0..<instances).map { _ in
+                try Database(.sqlite(path: path, poolSize: 8), logger: logger)
+            }
+            do {
+                let result = try await body(databases)
+                for database in databases { await database.shutdown() }
+                return result
+            } catch {
+                for database in databases { await database.shutdown() }
+                throw error
+            }
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["POSTGRES_URL"]!
+            let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let admin = try Database(.postgres(url: .init(url), poolSize: 1), logger: logger)
+            try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            let databases = try (0..<instances).map { _ in
+                try Database(.postgres(url: .init(url), poolSize: 8, searchPath: [schema]), logger: logger)
+            }
+            func teardown() async {
+                for database in databases { await database.shutdown() }
+                try? await admin.withConnection { try await $0.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
+                await admin.shutdown()
+            }
+            do {
+                let result = try await body(databases)
+                await teardown()
+                return result
+            } catch {
+                await teardown()
+                throw error
+            }
+        }
+    }
+}
