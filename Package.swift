@@ -160,6 +160,8 @@ let package = Package(
                 "KauriDatabase",
                 "KauriLedger",
                 "KauriHTTP",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

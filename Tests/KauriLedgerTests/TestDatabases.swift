@@ -28,7 +28,7 @@ enum TestDatabases {
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("kauri.sqlite").path
             let databases = try (0..<instances).map { _ in
-                try Database(.sqlite(path: path, poolSize: 8), logger: logger)
+                try Database(.sqlite(path: path, poolSize: 4), logger: logger)
             }
             do {
                 let result = try await body(databases)
@@ -44,7 +44,7 @@ enum TestDatabases {
             let admin = try Database(.postgres(url: .init(url), poolSize: 1), logger: logger)
             try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
             let databases = try (0..<instances).map { _ in
-                try Database(.postgres(url: .init(url), poolSize: 8, searchPath: [schema]), logger: logger)
+                try Database(.postgres(url: .init(url), poolSize: 4, searchPath: [schema]), logger: logger)
             }
             func teardown() async {
                 for database in databases { await database.shutdown() }

@@ -1,4 +1,9 @@
 import Foundation
+import KauriCore
+import KauriDatabase
+import KauriLedger
+import Logging
+import SQLKit
 import Testing
 
 /// Drives the built `kauri` executable as a user would.
@@ -106,6 +111,13 @@ struct CLITests {
             #expect(line["mode"] as? String == "sandbox")
             #expect((line["database"] as? String)?.hasPrefix("sqlite:./.kauri/kauri.sqlite") == true)
             #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".kauri/kauri.sqlite").path))
+            // Sandbox mode generates the admin API key once, readable only by its owner.
+            let keyPath = directory.appendingPathComponent(".kauri/admin-api-key").path
+            let attributes = try FileManager.default.attributesOfItem(atPath: keyPath)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let key = try String(contentsOfFile: keyPath, encoding: .utf8)
+            #expect(key.hasPrefix("sk_sandbox_") && key.count >= 40)
+            #expect(!((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(key.trimmingCharacters(in: .newlines)))
             process.terminate()  // SIGTERM
             process.waitUntilExit()
             #expect(process.terminationReason == .exit)
@@ -126,6 +138,40 @@ struct CLITests {
             #expect(second.output.contains("0 migration(s) applied"))
             let status = try Self.run(["migrate", "--status", "--data-dir", "data"], directory: directory)
             #expect(status.output.contains("platform/1 create_metadata: applied"))
+        }
+    }
+
+    @Test("ledger verify exits 0 with a summary, and 1 listing every violation when a balance was tampered with")
+    func ledgerVerify() async throws {
+        try await Self.withDirectory { directory in
+            let missing = try Self.run(["ledger", "verify", "--data-dir", "data"], directory: directory)
+            #expect(missing.status == 1)
+            #expect(try Self.run(["migrate", "--data-dir", "data"], directory: directory).status == 0)
+            let path = directory.appendingPathComponent("data/kauri.sqlite").path
+            let database = try Database(.sqlite(path: path, poolSize: 1), logger: Logger(label: "test"))
+            let ledger = Ledger(database: database, clock: SystemClock(), logger: Logger(label: "test"))
+            _ = try await ledger.createAccounts(
+                ["a", "b"].map { NewAccount(id: LedgerAccount.ID($0)!, currency: .kes, code: .sellerPayable) })
+            let transfer = try await ledger.submit(
+                NewTransfer(
+                    id: LedgerTransfer.ID("t1")!,
+                    operation: .single(
+                        debit: LedgerAccount.ID("a")!, credit: LedgerAccount.ID("b")!,
+                        amount: Money(minorUnits: 250, currency: .kes)),
+                    code: "test"))
+            #expect(transfer.transfer != nil)
+            let ok = try Self.run(["ledger", "verify", "--data-dir", "data"], directory: directory)
+            #expect(ok.status == 0)
+            #expect(ok.output.contains("ledger ok: 2 accounts, 1 transfers; KES posted 250 pending 0"))
+            try await database.transaction {
+                try await $0.raw("UPDATE ledger_accounts SET debits_posted = 0 WHERE id = 'a'").run()
+            }
+            await database.shutdown()
+            let bad = try Self.run(["ledger", "verify", "--data-dir", "data"], directory: directory)
+            #expect(bad.status == 1)
+            #expect(bad.output.contains("violation: KES: posted debits 0 ≠ posted credits 250"))
+            #expect(bad.output.contains("violation: account a: debits_posted 0, transfers say 250"))
+            #expect(bad.output.contains("ledger INVALID (2 violations)"))
         }
     }
 

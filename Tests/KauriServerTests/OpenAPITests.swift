@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import KauriServer
 import Synchronization
 import Testing
@@ -15,11 +17,25 @@ struct OpenAPITests {
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = try #require(document["paths"] as? [String: [String: Any]])
                 let documented = Set(paths.flatMap { path, methods in methods.keys.map { "\($0.uppercased()) \(path)" } })
-                #expect(documented == ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"])
+                #expect(
+                    documented == [
+                        "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /v1/balances",
+                        "GET /v1/ledger/transfers", "GET /v1/ledger/accounts/{id}", "POST /v1/ledger/accounts",
+                        "POST /v1/ledger/transfers",
+                    ])
             }
-            // Every documented operation is really served (not 404/405).
+            // Every documented operation is really served: no route-level 404 or 405.
             for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
                 try await client.execute(uri: path, method: .get) { #expect($0.status == .ok, "\(path)") }
+            }
+            let routes: [(HTTPRequest.Method, String)] = [
+                (.get, "/v1/balances"), (.get, "/v1/ledger/transfers"), (.get, "/v1/ledger/accounts/x"),
+                (.post, "/v1/ledger/accounts"), (.post, "/v1/ledger/transfers"),
+            ]
+            for (method, path) in routes {
+                try await client.execute(uri: path, method: method, body: ByteBuffer(string: "{}")) { response in
+                    #expect(response.status == .unauthorized, "\(method) \(path)")
+                }
             }
         }
     }
