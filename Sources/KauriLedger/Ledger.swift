@@ -73,7 +73,7 @@ public final class Ledger: Sendable {
         let requested = valid
         let stored = try await self.database.transaction { connection in
             let before = try await LedgerStore.accounts(
-                ids: Set(requested.map(\.1.id.rawValue)), lock: false, on: connection)
+                ids: Set(requested.map(\.1.id.rawValue)), lock: false, kind: self.database.kind, on: connection)
             let fresh = requested.map(\.1).filter { before[$0.id] == nil }.map {
                 LedgerAccount(
                     id: $0.id, currency: $0.currency, code: $0.code, ownerReference: $0.ownerReference,
@@ -81,7 +81,7 @@ public final class Ledger: Sendable {
             }
             try await LedgerStore.insertAccounts(fresh, on: connection)
             let after = try await LedgerStore.accounts(
-                ids: Set(requested.map(\.1.id.rawValue)), lock: false, on: connection)
+                ids: Set(requested.map(\.1.id.rawValue)), lock: false, kind: self.database.kind, on: connection)
             return (before, after)
         }
         for (index, request) in valid {
@@ -109,14 +109,14 @@ public final class Ledger: Sendable {
     /// One account, or nil.
     public func account(_ id: LedgerAccount.ID) async throws -> LedgerAccount? {
         try await self.database.withConnection { connection in
-            try await LedgerStore.accounts(ids: [id.rawValue], lock: false, on: connection)[id]
+            try await LedgerStore.accounts(ids: [id.rawValue], lock: false, kind: self.database.kind, on: connection)[id]
         }
     }
 
     /// Several accounts by id (missing ids are absent from the answer).
     public func accounts(_ ids: [LedgerAccount.ID]) async throws -> [LedgerAccount.ID: LedgerAccount] {
         try await self.database.withConnection { connection in
-            try await LedgerStore.accounts(ids: Set(ids.map(\.rawValue)), lock: false, on: connection)
+            try await LedgerStore.accounts(ids: Set(ids.map(\.rawValue)), lock: false, kind: self.database.kind, on: connection)
         }
     }
 
@@ -175,7 +175,7 @@ public final class Ledger: Sendable {
     /// One transfer, or nil.
     public func transfer(_ id: LedgerTransfer.ID) async throws -> LedgerTransfer? {
         try await self.database.withConnection { connection in
-            try await LedgerStore.transfers(ids: [id.rawValue], on: connection)[id]
+            try await LedgerStore.transfers(ids: [id.rawValue], kind: self.database.kind, on: connection)[id]
         }
     }
 
@@ -193,7 +193,7 @@ public final class Ledger: Sendable {
     /// The balances of an account with the `history` flag as they were at `time` (zero before its first transfer).
     public func balances(of accountID: LedgerAccount.ID, asOf time: Timestamp) async throws -> LedgerAccount.Balances? {
         try await self.database.withConnection { connection in
-            let account = try await LedgerStore.accounts(ids: [accountID.rawValue], lock: false, on: connection)[accountID]
+            let account = try await LedgerStore.accounts(ids: [accountID.rawValue], lock: false, kind: self.database.kind, on: connection)[accountID]
             guard let account, account.flags.contains(.history) else { return nil }
             return try await LedgerStore.balances(accountID: accountID, asOf: time, on: connection)
                 ?? LedgerAccount.Balances()

@@ -154,7 +154,7 @@ struct LedgerEngine {
             if existing.pendingID != pendingID { return differ(.pendingID) }
         }
         if existing.code != request.code { return differ(.code) }
-        if existing.reference != request.reference { return differ(.reference) }
+        if existing.reference != request.storedReference { return differ(.reference) }
         return .exists(existing)
     }
 
@@ -186,7 +186,7 @@ struct LedgerEngine {
 
         let transfer = LedgerTransfer(
             id: request.id, debitAccountID: debit, creditAccountID: credit, amount: amount, code: request.code,
-            reference: request.reference, kind: kind, pendingID: nil, expiresAt: expiresAt, timestamp: self.now)
+            reference: request.storedReference, kind: kind, pendingID: nil, expiresAt: expiresAt, timestamp: self.now)
         self.commit(transfer, debitAccount: debitAccount, creditAccount: creditAccount)
         return .created(transfer)
     }
@@ -228,7 +228,7 @@ struct LedgerEngine {
         let amount = Money(minorUnits: kind == .post ? posted : reserved, currency: pending.amount.currency)
         let transfer = LedgerTransfer(
             id: request.id, debitAccountID: pending.debitAccountID, creditAccountID: pending.creditAccountID,
-            amount: amount, code: request.code, reference: request.reference, kind: kind, pendingID: pendingID,
+            amount: amount, code: request.code, reference: request.storedReference, kind: kind, pendingID: pendingID,
             expiresAt: nil, timestamp: self.now)
         self.resolutions[pendingID] = kind
         self.commit(transfer, debitAccount: debitAccount, creditAccount: creditAccount)

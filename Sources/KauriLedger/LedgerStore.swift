@@ -34,16 +34,16 @@ enum LedgerStore {
             }
         }
         // Pending transfers are immutable, so reading them before locking is safe; their accounts join the lock set.
-        let pendings = try await Self.transfers(ids: pendingIDs, on: connection)
+        let pendings = try await Self.transfers(ids: pendingIDs, kind: kind, on: connection)
         for pending in pendings.values {
             accountIDs.insert(pending.debitAccountID.rawValue)
             accountIDs.insert(pending.creditAccountID.rawValue)
         }
-        let accounts = try await Self.accounts(ids: accountIDs, lock: kind == .postgres, on: connection)
+        let accounts = try await Self.accounts(ids: accountIDs, lock: true, kind: kind, on: connection)
         // Read after the locks: a concurrent batch touching these accounts has committed or not started.
-        var transfers = try await Self.transfers(ids: transferIDs, on: connection)
+        var transfers = try await Self.transfers(ids: transferIDs, kind: kind, on: connection)
         transfers.merge(pendings) { current, _ in current }
-        let resolutions = try await Self.resolutions(pendingIDs: pendingIDs, on: connection)
+        let resolutions = try await Self.resolutions(pendingIDs: pendingIDs, kind: kind, on: connection)
 
         var engine = LedgerEngine(accounts: accounts, transfers: transfers, resolutions: resolutions, now: now)
         let results = chains.map { engine.apply(chain: $0) }
@@ -52,65 +52,134 @@ enum LedgerStore {
     }
 
     private static func write(_ engine: LedgerEngine, kind: Database.Kind, on connection: any SQLDatabase) async throws {
-        for chunk in engine.created.chunked(LedgerLimits.rowsPerStatementMax) {
-            var query: SQLQueryString = """
-                INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, code,
-                    reference, kind, pending_id, expires_at, timestamp) VALUES
-                """
-            query += chunk.map { transfer -> SQLQueryString in
-                let expiresAt = transfer.expiresAt.map { Int64($0.unixMilliseconds) }
-                return """
-                    (\(bind: transfer.id.rawValue), \(bind: transfer.debitAccountID.rawValue), \
-                    \(bind: transfer.creditAccountID.rawValue), \(bind: transfer.amount.minorUnits), \
-                    \(bind: transfer.amount.currency.code), \(bind: transfer.code), \(bind: transfer.reference), \
-                    \(bind: transfer.kind.rawValue), \(bind: transfer.pendingID?.rawValue), \(bind: expiresAt), \
-                    \(bind: Int64(transfer.timestamp.unixMilliseconds)))
+        // One statement per table, whatever the batch size: PostgreSQL gets one array per column (`unnest`),
+        // SQLite one JSON document (`json_each`), instead of thousands of individually encoded binds.
+        if !engine.created.isEmpty {
+            let transfers = engine.created
+            let query: SQLQueryString
+            switch kind {
+            case .postgres:
+                query = """
+                    INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, code,
+                        reference, kind, pending_id, expires_at, timestamp)
+                    SELECT id, debit, credit, amount, currency, code, NULLIF(reference, ''), kind,
+                        NULLIF(pending_id, ''), NULLIF(expires_at, -1), timestamp
+                    FROM unnest(\(bind: transfers.map(\.id.rawValue)), \(bind: transfers.map(\.debitAccountID.rawValue)),
+                        \(bind: transfers.map(\.creditAccountID.rawValue)), \(bind: transfers.map(\.amount.minorUnits)),
+                        \(bind: transfers.map(\.amount.currency.code)), \(bind: transfers.map(\.code)),
+                        \(bind: transfers.map { $0.reference ?? "" }), \(bind: transfers.map(\.kind.rawValue)),
+                        \(bind: transfers.map { $0.pendingID?.rawValue ?? "" }),
+                        \(bind: transfers.map { $0.expiresAt.map { Int64($0.unixMilliseconds) } ?? -1 }),
+                        \(bind: transfers.map { Int64($0.timestamp.unixMilliseconds) }))
+                        AS t (id, debit, credit, amount, currency, code, reference, kind, pending_id, expires_at, timestamp)
                     """
-            }.joined(separator: ", ")
+            case .sqlite:
+                var rows = JSONRows(capacity: transfers.count * 160)
+                for transfer in transfers {
+                    rows.beginRow()
+                    rows.add(transfer.id.rawValue)
+                    rows.add(transfer.debitAccountID.rawValue)
+                    rows.add(transfer.creditAccountID.rawValue)
+                    rows.add(transfer.amount.minorUnits)
+                    rows.add(transfer.amount.currency.code)
+                    rows.add(transfer.code)
+                    rows.add(transfer.reference)
+                    rows.add(transfer.kind.rawValue)
+                    rows.add(transfer.pendingID?.rawValue)
+                    rows.add(transfer.expiresAt.map { Int64($0.unixMilliseconds) })
+                    rows.add(Int64(transfer.timestamp.unixMilliseconds))
+                    rows.endRow()
+                }
+                query = """
+                    INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, currency, code,
+                        reference, kind, pending_id, expires_at, timestamp)
+                    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+                        value ->> 7, value ->> 8, value ->> 9, value ->> 10
+                    FROM json_each(\(bind: rows.finish())) ORDER BY key
+                    """
+            }
             try await connection.raw(query).run()
         }
 
         let changed = engine.changedAccountIDs.sorted().compactMap { engine.accounts[$0] }
-        for chunk in changed.chunked(LedgerLimits.rowsPerStatementMax) {
-            let values = chunk.map { account -> SQLQueryString in
-                let balances = account.balances
-                return """
-                    (\(bind: account.id.rawValue), \(bind: balances.debitsPending), \(bind: balances.debitsPosted), \
-                    \(bind: balances.creditsPending), \(bind: balances.creditsPosted), \(bind: account.version))
-                    """
-            }.joined(separator: ", ")
+        if !changed.isEmpty {
             let query: SQLQueryString
             switch kind {
             case .postgres:
                 query = """
                     UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
                         credits_pending = v.cp, credits_posted = v.cpo, version = v.version
-                    FROM (VALUES \(values)) AS v (id, dp, dpo, cp, cpo, version) WHERE a.id = v.id
+                    FROM unnest(\(bind: changed.map(\.id.rawValue)), \(bind: changed.map(\.balances.debitsPending)),
+                        \(bind: changed.map(\.balances.debitsPosted)), \(bind: changed.map(\.balances.creditsPending)),
+                        \(bind: changed.map(\.balances.creditsPosted)), \(bind: changed.map(\.version)))
+                        AS v (id, dp, dpo, cp, cpo, version)
+                    WHERE a.id = v.id
                     """
             case .sqlite:
+                var rows = JSONRows(capacity: changed.count * 64)
+                for account in changed {
+                    rows.beginRow()
+                    rows.add(account.id.rawValue)
+                    rows.add(account.balances.debitsPending)
+                    rows.add(account.balances.debitsPosted)
+                    rows.add(account.balances.creditsPending)
+                    rows.add(account.balances.creditsPosted)
+                    rows.add(account.version)
+                    rows.endRow()
+                }
                 query = """
-                    UPDATE ledger_accounts SET debits_pending = v.column2, debits_posted = v.column3,
-                        credits_pending = v.column4, credits_posted = v.column5, version = v.column6
-                    FROM (VALUES \(values)) AS v WHERE ledger_accounts.id = v.column1
+                    UPDATE ledger_accounts SET debits_pending = v.value ->> 1, debits_posted = v.value ->> 2,
+                        credits_pending = v.value ->> 3, credits_posted = v.value ->> 4, version = v.value ->> 5
+                    FROM json_each(\(bind: rows.finish())) AS v WHERE ledger_accounts.id = v.value ->> 0
                     """
             }
             try await connection.raw(query).run()
         }
 
-        for chunk in engine.history.chunked(LedgerLimits.rowsPerStatementMax) {
-            var query: SQLQueryString = """
-                INSERT INTO ledger_account_history (account_id, version, transfer_id, timestamp, debits_pending,
-                    debits_posted, credits_pending, credits_posted) VALUES
-                """
-            query += chunk.map { entry -> SQLQueryString in
-                """
-                (\(bind: entry.accountID.rawValue), \(bind: entry.version), \(bind: entry.transferID.rawValue), \
-                \(bind: Int64(entry.timestamp.unixMilliseconds)), \(bind: entry.balances.debitsPending), \
-                \(bind: entry.balances.debitsPosted), \(bind: entry.balances.creditsPending), \
-                \(bind: entry.balances.creditsPosted))
-                """
-            }.joined(separator: ", ")
+        if !engine.history.isEmpty {
+            let history = engine.history
+            let query: SQLQueryString
+            switch kind {
+            case .postgres:
+                query = """
+                    INSERT INTO ledger_account_history (account_id, version, transfer_id, timestamp, debits_pending,
+                        debits_posted, credits_pending, credits_posted)
+                    SELECT * FROM unnest(\(bind: history.map(\.accountID.rawValue)), \(bind: history.map(\.version)),
+                        \(bind: history.map(\.transferID.rawValue)), \(bind: history.map { Int64($0.timestamp.unixMilliseconds) }),
+                        \(bind: history.map(\.balances.debitsPending)), \(bind: history.map(\.balances.debitsPosted)),
+                        \(bind: history.map(\.balances.creditsPending)), \(bind: history.map(\.balances.creditsPosted)))
+                    """
+            case .sqlite:
+                var rows = JSONRows(capacity: history.count * 96)
+                for entry in history {
+                    rows.beginRow()
+                    rows.add(entry.accountID.rawValue)
+                    rows.add(entry.version)
+                    rows.add(entry.transferID.rawValue)
+                    rows.add(Int64(entry.timestamp.unixMilliseconds))
+                    rows.add(entry.balances.debitsPending)
+                    rows.add(entry.balances.debitsPosted)
+                    rows.add(entry.balances.creditsPending)
+                    rows.add(entry.balances.creditsPosted)
+                    rows.endRow()
+                }
+                query = """
+                    INSERT INTO ledger_account_history (account_id, version, transfer_id, timestamp, debits_pending,
+                        debits_posted, credits_pending, credits_posted)
+                    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+                        value ->> 7
+                    FROM json_each(\(bind: rows.finish())) ORDER BY key
+                    """
+            }
             try await connection.raw(query).run()
+        }
+    }
+
+    /// `column IN (the given strings)`, as one parameter: a text array on PostgreSQL, a JSON array on SQLite.
+    static func membership(_ column: String, _ values: Set<String>, kind: Database.Kind) -> SQLQueryString {
+        switch kind {
+        case .postgres: "\(unsafeRaw: column) = ANY(\(bind: Array(values)))"
+        case .sqlite: "\(unsafeRaw: column) IN (SELECT value FROM json_each(\(bind: JSONRows.strings(values))))"
         }
     }
 
@@ -118,53 +187,53 @@ enum LedgerStore {
 
     /// Accounts by id; on PostgreSQL `lock` takes row locks in id order, so concurrent batches never deadlock.
     static func accounts(
-        ids: Set<String>, lock: Bool, on connection: any SQLDatabase
+        ids: Set<String>, lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
     ) async throws -> [LedgerAccount.ID: LedgerAccount] {
+        guard !ids.isEmpty else { return [:] }
+        let suffix = lock && kind == .postgres ? " ORDER BY id FOR UPDATE" : ""
+        let rows = try await connection.raw(
+            """
+            SELECT \(unsafeRaw: Self.accountColumns) FROM ledger_accounts
+            WHERE \(Self.membership("id", ids, kind: kind))\(unsafeRaw: suffix)
+            """
+        ).all()
         var accounts: [LedgerAccount.ID: LedgerAccount] = [:]
-        for chunk in ids.sorted().chunked(LedgerLimits.rowsPerStatementMax) {
-            let suffix = lock ? " ORDER BY id FOR UPDATE" : ""
-            let rows = try await connection.raw(
-                "SELECT \(unsafeRaw: Self.accountColumns) FROM ledger_accounts WHERE id IN (\(binds: Array(chunk)))\(unsafeRaw: suffix)"
-            ).all()
-            for row in rows {
-                let account = try Self.account(from: row)
-                accounts[account.id] = account
-            }
+        accounts.reserveCapacity(rows.count)
+        for row in rows {
+            let account = try Self.account(from: row)
+            accounts[account.id] = account
         }
         return accounts
     }
 
     /// Transfers by id.
     static func transfers(
-        ids: Set<String>, on connection: any SQLDatabase
+        ids: Set<String>, kind: Database.Kind, on connection: any SQLDatabase
     ) async throws -> [LedgerTransfer.ID: LedgerTransfer] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await connection.raw(
+            "SELECT \(unsafeRaw: Self.transferColumns) FROM ledger_transfers WHERE \(Self.membership("id", ids, kind: kind))"
+        ).all()
         var transfers: [LedgerTransfer.ID: LedgerTransfer] = [:]
-        for chunk in Array(ids).chunked(LedgerLimits.rowsPerStatementMax) {
-            let rows = try await connection.raw(
-                "SELECT \(unsafeRaw: Self.transferColumns) FROM ledger_transfers WHERE id IN (\(binds: Array(chunk)))"
-            ).all()
-            for row in rows {
-                let transfer = try Self.transfer(from: row).transfer
-                transfers[transfer.id] = transfer
-            }
+        for row in rows {
+            let transfer = try Self.transfer(from: row).transfer
+            transfers[transfer.id] = transfer
         }
         return transfers
     }
 
     /// How each of `pendingIDs` was resolved, for those that were.
     static func resolutions(
-        pendingIDs: Set<String>, on connection: any SQLDatabase
+        pendingIDs: Set<String>, kind: Database.Kind, on connection: any SQLDatabase
     ) async throws -> [LedgerTransfer.ID: LedgerTransfer.Kind] {
+        guard !pendingIDs.isEmpty else { return [:] }
+        let rows = try await connection.raw(
+            "SELECT pending_id, kind FROM ledger_transfers WHERE \(Self.membership("pending_id", pendingIDs, kind: kind))"
+        ).all()
         var resolutions: [LedgerTransfer.ID: LedgerTransfer.Kind] = [:]
-        for chunk in Array(pendingIDs).chunked(LedgerLimits.rowsPerStatementMax) {
-            let rows = try await connection.raw(
-                "SELECT pending_id, kind FROM ledger_transfers WHERE pending_id IN (\(binds: Array(chunk)))"
-            ).all()
-            for row in rows {
-                let pendingID = try Self.transferID(row.decode(column: "pending_id", as: String.self))
-                let kind = try Self.kind(row.decode(column: "kind", as: String.self))
-                resolutions[pendingID] = kind
-            }
+        for row in rows {
+            let pendingID = try Self.transferID(row.decode(column: "pending_id", as: String.self))
+            resolutions[pendingID] = try Self.kind(row.decode(column: "kind", as: String.self))
         }
         return resolutions
     }

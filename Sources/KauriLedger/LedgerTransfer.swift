@@ -104,6 +104,12 @@ public struct NewTransfer: Hashable, Sendable {
         self.reference = reference
     }
 
+    /// The reference as stored: an empty reference is no reference.
+    var storedReference: String? {
+        guard let reference = self.reference, !reference.isEmpty else { return nil }
+        return reference
+    }
+
     /// The operation.
     public enum Operation: Hashable, Sendable {
         /// Move `amount` from `debit` to `credit` now.

@@ -235,7 +235,7 @@ struct Model {
             if existing.pendingID != pendingID { return .failed(.existsWithDifferent(.pendingID)) }
         }
         if existing.code != request.code { return .failed(.existsWithDifferent(.code)) }
-        if existing.reference != request.reference { return .failed(.existsWithDifferent(.reference)) }
+        if existing.reference != request.storedReference { return .failed(.existsWithDifferent(.reference)) }
         return .exists(existing)
     }
 
@@ -268,7 +268,7 @@ struct Model {
         self.accounts[credit.rawValue] = to
         let transfer = LedgerTransfer(
             id: request.id, debitAccountID: debit, creditAccountID: credit, amount: amount, code: request.code,
-            reference: request.reference, kind: pending ? .pending : .single, pendingID: nil, expiresAt: expiresAt,
+            reference: request.storedReference, kind: pending ? .pending : .single, pendingID: nil, expiresAt: expiresAt,
             timestamp: now)
         self.transfers[request.id] = transfer
         return .created(transfer)
@@ -300,7 +300,7 @@ struct Model {
         let transfer = LedgerTransfer(
             id: request.id, debitAccountID: pending.debitAccountID, creditAccountID: pending.creditAccountID,
             amount: Money(minorUnits: kind == .post ? posted : reserved, currency: pending.amount.currency),
-            code: request.code, reference: request.reference, kind: kind, pendingID: pendingID, expiresAt: nil,
+            code: request.code, reference: request.storedReference, kind: kind, pendingID: pendingID, expiresAt: nil,
             timestamp: now)
         self.transfers[request.id] = transfer
         return .created(transfer)
