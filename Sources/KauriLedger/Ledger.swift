@@ -158,15 +158,19 @@ public final class Ledger: Sendable {
     private static func commit(
         _ chains: [[NewTransfer]], database: Database, clock: any WallClock, retries: Int
     ) async throws -> [[TransferResult]] {
+        // The first attempt assumes the ids are new (the common case) and skips looking them up; a reused id
+        // fails the INSERT on the unique key, and the retry looks every id up and answers `exists` or
+        // `exists_with_different_<field>`. A retry also covers another server inserting the same id first, or
+        // PostgreSQL choosing this transaction as a deadlock victim.
         var attempt = 0
         while true {
             do {
+                let lookUpIDs = attempt > 0
                 return try await database.transaction { connection in
-                    try await LedgerStore.apply(chains, now: clock.now(), kind: database.kind, on: connection)
+                    try await LedgerStore.apply(
+                        chains, now: clock.now(), kind: database.kind, lookUpIDs: lookUpIDs, on: connection)
                 }
             } catch where DatabaseError.isRetryableConflict(error) && attempt < retries {
-                // Another server inserted one of these ids (or PostgreSQL chose this transaction as a deadlock
-                // victim): the retry reads the winner's rows and answers `exists` or a precise failure.
                 attempt += 1
             }
         }

@@ -15,8 +15,13 @@ enum LedgerStore {
 
     /// Applies linked chains in the transaction of `connection`: loads and locks what they touch, lets the
     /// engine decide, writes the outcome. Returns one result per request, chain by chain.
+    ///
+    /// With `lookUpIDs` false the batch assumes its ids are new and skips reading them: if one exists, the INSERT
+    /// fails on the unique key, the transaction rolls back, and the caller retries with `lookUpIDs` true. Only a
+    /// caller that can retry the whole transaction may pass false.
     static func apply(
-        _ chains: [[NewTransfer]], now: Timestamp, kind: Database.Kind, on connection: any SQLDatabase
+        _ chains: [[NewTransfer]], now: Timestamp, kind: Database.Kind, lookUpIDs: Bool = true,
+        on connection: any SQLDatabase
     ) async throws -> [[TransferResult]] {
         var transferIDs = Set<String>()
         var pendingIDs = Set<String>()
@@ -41,12 +46,22 @@ enum LedgerStore {
         }
         let accounts = try await Self.accounts(ids: accountIDs, lock: true, kind: kind, on: connection)
         // Read after the locks: a concurrent batch touching these accounts has committed or not started.
-        var transfers = try await Self.transfers(ids: transferIDs, kind: kind, on: connection)
+        var transfers = lookUpIDs ? try await Self.transfers(ids: transferIDs, kind: kind, on: connection) : [:]
         transfers.merge(pendings) { current, _ in current }
         let resolutions = try await Self.resolutions(pendingIDs: pendingIDs, kind: kind, on: connection)
 
         var engine = LedgerEngine(accounts: accounts, transfers: transfers, resolutions: resolutions, now: now)
-        let results = chains.map { engine.apply(chain: $0) }
+        var results = chains.map { engine.apply(chain: $0) }
+        if !lookUpIDs && results.contains(where: { $0.contains { $0.error != nil } }) {
+            // A failure may hide a replay (an existing id must answer `exists`, not `exceeds_credits`): look the
+            // ids up now, before anything is written, and decide again if any exists.
+            let existing = try await Self.transfers(ids: transferIDs, kind: kind, on: connection)
+            if !existing.isEmpty {
+                transfers.merge(existing) { current, _ in current }
+                engine = LedgerEngine(accounts: accounts, transfers: transfers, resolutions: resolutions, now: now)
+                results = chains.map { engine.apply(chain: $0) }
+            }
+        }
         try await Self.write(engine, kind: kind, on: connection)
         return results
     }

@@ -22,6 +22,28 @@ struct LedgerTests {
         }
     }
 
+    @Test("a replay answers exists even when the balance no longer allows the transfer again", arguments: TestDatabases.kinds)
+    func replayAfterBalanceChanged(kind: Database.Kind) async throws {
+        try await withLedger(kind) { ledger, database, _ in
+            try await ledger.open(["funding", "sink"])
+            try await ledger.open(["wallet"], flags: .debitsMustNotExceedCredits)
+            _ = try await ledger.move("fund", from: "funding", to: "wallet", 1_000)
+            guard case .created(let original) = try await ledger.move("t1", from: "wallet", to: "sink", 600) else {
+                throw TestFailure("t1 not created")
+            }
+            // A second debit of 600 would exceed the credits; the replay must still be recognised as the original.
+            #expect(try await ledger.move("t1", from: "wallet", to: "sink", 600) == .exists(original))
+            #expect(try await ledger.move("t1", from: "wallet", to: "sink", 601) == .failed(.existsWithDifferent(.amount)))
+            // Replays mixed into a batch with new transfers: each gets its own answer.
+            async let replay = ledger.move("t1", from: "wallet", to: "sink", 600)
+            async let fresh = ledger.move("t2", from: "wallet", to: "sink", 400)
+            #expect(try await replay == .exists(original))
+            #expect(try await fresh.transfer != nil)
+            #expect(try await ledger.balances("wallet") == .init(debitsPosted: 1_000, creditsPosted: 1_000))
+            #expect(try await transferCount(database) == 3)
+        }
+    }
+
     @Test("the same id with a different field fails with exists_with_different_<field>", arguments: TestDatabases.kinds)
     func existsWithDifferentFields(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, _ in
