@@ -18,6 +18,9 @@ struct SQLiteFileSource: ConnectionPoolSource, Sendable {
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = FULL",
         "PRAGMA foreign_keys = ON",
+        // 32 MiB of page cache per connection (the default is 2 MiB), so the ledger's hot index pages stay in
+        // memory instead of being re-read from the OS on every batch.
+        "PRAGMA cache_size = -32768",
     ]
 
     func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {

@@ -68,7 +68,8 @@ enum LedgerStore {
 
     private static func write(_ engine: LedgerEngine, kind: Database.Kind, on connection: any SQLDatabase) async throws {
         // One statement per table, whatever the batch size: PostgreSQL gets one array per column (`unnest`),
-        // SQLite one JSON document (`json_each`), instead of thousands of individually encoded binds.
+        // SQLite one JSON document (`jsonb_each`, so each row stays binary JSON and `->>` reads it without
+        // re-parsing), instead of thousands of individually encoded binds.
         if !engine.created.isEmpty {
             let transfers = engine.created
             let query: SQLQueryString
@@ -110,7 +111,7 @@ enum LedgerStore {
                         reference, kind, pending_id, expires_at, timestamp)
                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
                         value ->> 7, value ->> 8, value ->> 9, value ->> 10
-                    FROM json_each(\(bind: rows.finish())) ORDER BY key
+                    FROM jsonb_each(\(bind: rows.finish())) ORDER BY key
                     """
             }
             try await connection.raw(query).run()
@@ -145,7 +146,7 @@ enum LedgerStore {
                 query = """
                     UPDATE ledger_accounts SET debits_pending = v.value ->> 1, debits_posted = v.value ->> 2,
                         credits_pending = v.value ->> 3, credits_posted = v.value ->> 4, version = v.value ->> 5
-                    FROM json_each(\(bind: rows.finish())) AS v WHERE ledger_accounts.id = v.value ->> 0
+                    FROM jsonb_each(\(bind: rows.finish())) AS v WHERE ledger_accounts.id = v.value ->> 0
                     """
             }
             try await connection.raw(query).run()
@@ -183,7 +184,7 @@ enum LedgerStore {
                         debits_posted, credits_pending, credits_posted)
                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
                         value ->> 7
-                    FROM json_each(\(bind: rows.finish())) ORDER BY key
+                    FROM jsonb_each(\(bind: rows.finish())) ORDER BY key
                     """
             }
             try await connection.raw(query).run()
