@@ -124,13 +124,20 @@ let package = Package(
             ],
             path: "bench/KauriLedgerBench"
         ),
+        .target(
+            name: "KauriTestSupport",
+            dependencies: [
+                "KauriDatabase",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "KauriCoreTests",
             dependencies: ["KauriCore"]
         ),
         .testTarget(
             name: "KauriDatabaseTests",
-            dependencies: ["KauriDatabase", "KauriCore"]
+            dependencies: ["KauriDatabase", "KauriCore", "KauriTestSupport"]
         ),
         .testTarget(
             name: "KauriHTTPTests",
@@ -147,6 +154,7 @@ let package = Package(
             name: "KauriLedgerTests",
             dependencies: [
                 "KauriLedger",
+                "KauriTestSupport",
                 "KauriDatabase",
                 "KauriCore",
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -43,7 +43,7 @@ extension LedgerAccount {
     ///
     /// Callers choose ids so that creating an account is idempotent; chart-of-accounts ids are derived with
     /// `ID.derived(code:owner:currency:)`.
-    public struct ID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public struct ID: LedgerIdentifierText {
         /// The id text.
         public let rawValue: String
 
@@ -56,22 +56,6 @@ extension LedgerAccount {
         /// The id of the one account with this code, owner and currency: `seller_payable:usr_123:KES`.
         public static func derived(code: Code, owner: String?, currency: Currency) -> ID? {
             ID([code.rawValue, owner, currency.code].compactMap { $0 }.joined(separator: ":"))
-        }
-
-        public var description: String { self.rawValue }
-        public static func < (lhs: ID, rhs: ID) -> Bool { lhs.rawValue < rhs.rawValue }
-
-        public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let id = ID(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid id"))
-            }
-            self = id
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(self.rawValue)
         }
     }
 
@@ -170,6 +154,33 @@ extension LedgerAccount {
         public var netCreditsPosted: Int64 { self.creditsPosted &- self.debitsPosted }
         /// What a credit-normal account can still be debited: credits posted minus all debits (pending too).
         public var available: Int64 { self.creditsPosted &- self.debitsPosted &- self.debitsPending }
+    }
+}
+
+/// An account or transfer id: validated text, ordered, printed and encoded as the text itself.
+public protocol LedgerIdentifierText: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    /// The id text.
+    var rawValue: String { get }
+    /// Validates the text; nil when it is not an id.
+    init?(_ rawValue: String)
+}
+
+extension LedgerIdentifierText {
+    public var description: String { self.rawValue }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = Self(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid id"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.rawValue)
     }
 }
 

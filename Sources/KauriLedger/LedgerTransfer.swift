@@ -57,7 +57,7 @@ public struct LedgerTransfer: Hashable, Sendable {
     }
 
     /// A transfer id: same rules as account ids.
-    public struct ID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    public struct ID: LedgerIdentifierText {
         /// The id text.
         public let rawValue: String
 
@@ -65,22 +65,6 @@ public struct LedgerTransfer: Hashable, Sendable {
         public init?(_ rawValue: String) {
             guard LedgerIdentifier.isValid(rawValue) else { return nil }
             self.rawValue = rawValue
-        }
-
-        public var description: String { self.rawValue }
-        public static func < (lhs: ID, rhs: ID) -> Bool { lhs.rawValue < rhs.rawValue }
-
-        public init(from decoder: any Decoder) throws {
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let id = ID(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid id"))
-            }
-            self = id
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(self.rawValue)
         }
     }
 }

@@ -1,5 +1,6 @@
 import KauriCore
 import KauriDatabase
+import KauriTestSupport
 import SQLKit
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import KauriCore
 import KauriDatabase
+import KauriTestSupport
 @testable import KauriLedger
 import PropertyBased
 import Testing

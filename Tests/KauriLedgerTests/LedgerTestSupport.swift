@@ -1,5 +1,6 @@
 import KauriCore
 import KauriDatabase
+import KauriTestSupport
 @testable import KauriLedger
 import Logging
 import SQLKit

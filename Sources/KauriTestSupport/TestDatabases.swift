@@ -2,21 +2,22 @@ import Foundation
 import KauriDatabase
 import Logging
 
-/// Real databases for tests: a fresh SQLite file always, and a fresh PostgreSQL schema when POSTGRES_URL is set.
-enum TestDatabases {
-    static let logger: Logger = {
+/// Real databases for tests, shared by every test target: a fresh SQLite file always, and a fresh PostgreSQL
+/// schema when POSTGRES_URL is set.
+public enum TestDatabases {
+    public static let logger: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return logger
     }()
 
     /// The engines to run a test on.
-    static var kinds: [Database.Kind] {
+    public static var kinds: [Database.Kind] {
         ProcessInfo.processInfo.environment["POSTGRES_URL"].map { _ in [.sqlite, .postgres] } ?? [.sqlite]
     }
 
     /// A fresh, isolated database of the given kind; `body` runs with it and it is torn down afterwards.
-    static func with<T>(
+    public static func with<T>(
         _ kind: Database.Kind, instances: Int = 1, _ body: ([Database]) async throws -> T
     ) async throws -> T {
         switch kind {
