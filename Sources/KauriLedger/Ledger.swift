@@ -72,23 +72,25 @@ public final class Ledger: Sendable {
         let now = self.clock.now()
         let requested = valid
         let stored = try await self.database.transaction { connection in
-            let before = try await LedgerStore.accounts(
-                ids: Set(requested.map(\.1.id.rawValue)), lock: false, kind: self.database.kind, on: connection)
-            let fresh = requested.map(\.1).filter { before[$0.id] == nil }.map {
+            var seen = Set<LedgerAccount.ID>()
+            let fresh = requested.map(\.1).filter { seen.insert($0.id).inserted }.map {
                 LedgerAccount(
                     id: $0.id, currency: $0.currency, code: $0.code, ownerReference: $0.ownerReference,
                     flags: $0.flags, createdAt: now)
             }
-            try await LedgerStore.insertAccounts(fresh, on: connection)
-            let after = try await LedgerStore.accounts(
+            let inserted = try await LedgerStore.insertAccounts(fresh, on: connection)
+            let accounts = try await LedgerStore.accounts(
                 ids: Set(requested.map(\.1.id.rawValue)), lock: false, kind: self.database.kind, on: connection)
-            return (before, after)
+            return (inserted, accounts)
         }
+        var reported = Set<LedgerAccount.ID>()
         for (index, request) in valid {
             guard let account = stored.1[request.id] else {
                 preconditionFailure("an inserted account must read back in its transaction")
             }
-            results[index] = Self.compare(request, with: account, existedBefore: stored.0[request.id] != nil)
+            // The first request for a newly inserted id is `created`; any repeat of it in the same call `exists`.
+            let isNew = stored.0.contains(request.id.rawValue) && reported.insert(request.id).inserted
+            results[index] = Self.compare(request, with: account, existedBefore: !isNew)
         }
         return results.map { $0! }
     }

@@ -256,10 +256,12 @@ enum LedgerStore {
 
     // MARK: Accounts
 
-    /// Inserts accounts that do not exist yet; returns every requested account as stored afterwards.
+    /// Inserts the accounts whose ids are free; returns the ids it inserted (an id already taken is skipped,
+    /// even by a concurrent transaction that committed first).
     static func insertAccounts(
         _ accounts: [LedgerAccount], on connection: any SQLDatabase
-    ) async throws {
+    ) async throws -> Set<String> {
+        var inserted = Set<String>()
         for chunk in accounts.chunked(LedgerLimits.rowsPerStatementMax) {
             var query: SQLQueryString = """
                 INSERT INTO ledger_accounts (id, currency, code, owner_reference, flags, created_at) VALUES
@@ -271,9 +273,12 @@ enum LedgerStore {
                 \(bind: Int64(account.createdAt.unixMilliseconds)))
                 """
             }.joined(separator: ", ")
-            query += " ON CONFLICT (id) DO NOTHING"
-            try await connection.raw(query).run()
+            query += " ON CONFLICT (id) DO NOTHING RETURNING id"
+            for row in try await connection.raw(query).all() {
+                inserted.insert(try row.decode(column: "id", as: String.self))
+            }
         }
+        return inserted
     }
 
     /// The accounts of an owner, by currency then id.
