@@ -45,7 +45,8 @@ public final class Ledger: Sendable {
         self.configuration = configuration
         if configuration.groupCommit {
             let commit: GroupCommitter.Commit = { [database, clock, configuration] chains in
-                try await Self.commit(chains, database: database, clock: clock, retries: configuration.conflictRetriesMax)
+                try await Self.commit(
+                    chains, database: database, clock: clock, retries: configuration.conflictRetriesMax)
             }
             self.committer = GroupCommitter(batchTransfersMax: configuration.batchTransfersMax, commit: commit)
         } else {
@@ -100,7 +101,9 @@ public final class Ledger: Sendable {
         try await self.createAccounts([account])[0]
     }
 
-    private static func compare(_ request: NewAccount, with account: LedgerAccount, existedBefore: Bool) -> AccountResult {
+    private static func compare(
+        _ request: NewAccount, with account: LedgerAccount, existedBefore: Bool
+    ) -> AccountResult {
         if account.currency != request.currency { return .failed(.existsWithDifferent(.currency)) }
         if account.code != request.code { return .failed(.existsWithDifferent(.code)) }
         if account.ownerReference != request.ownerReference { return .failed(.existsWithDifferent(.ownerReference)) }
@@ -111,14 +114,16 @@ public final class Ledger: Sendable {
     /// One account, or nil.
     public func account(_ id: LedgerAccount.ID) async throws -> LedgerAccount? {
         try await self.database.withConnection { connection in
-            try await LedgerStore.accounts(ids: [id.rawValue], lock: false, kind: self.database.kind, on: connection)[id]
+            try await LedgerStore.accounts(ids: [id.rawValue], lock: false, kind: self.database.kind, on: connection)[
+                id]
         }
     }
 
     /// Several accounts by id (missing ids are absent from the answer).
     public func accounts(_ ids: [LedgerAccount.ID]) async throws -> [LedgerAccount.ID: LedgerAccount] {
         try await self.database.withConnection { connection in
-            try await LedgerStore.accounts(ids: Set(ids.map(\.rawValue)), lock: false, kind: self.database.kind, on: connection)
+            try await LedgerStore.accounts(
+                ids: Set(ids.map(\.rawValue)), lock: false, kind: self.database.kind, on: connection)
         }
     }
 
@@ -172,7 +177,7 @@ public final class Ledger: Sendable {
                     try await LedgerStore.apply(
                         chains, now: clock.now(), kind: database.kind, lookUpIDs: lookUpIDs, on: connection)
                 }
-            } catch where DatabaseError.isRetryableConflict(error) && attempt < retries {
+            } catch  where DatabaseError.isRetryableConflict(error) && attempt < retries {
                 attempt += 1
             }
         }
@@ -199,7 +204,8 @@ public final class Ledger: Sendable {
     /// The balances of an account with the `history` flag as they were at `time` (zero before its first transfer).
     public func balances(of accountID: LedgerAccount.ID, asOf time: Timestamp) async throws -> LedgerAccount.Balances? {
         try await self.database.withConnection { connection in
-            let account = try await LedgerStore.accounts(ids: [accountID.rawValue], lock: false, kind: self.database.kind, on: connection)[accountID]
+            let account = try await LedgerStore.accounts(
+                ids: [accountID.rawValue], lock: false, kind: self.database.kind, on: connection)[accountID]
             guard let account, account.flags.contains(.history) else { return nil }
             return try await LedgerStore.balances(accountID: accountID, asOf: time, on: connection)
                 ?? LedgerAccount.Balances()

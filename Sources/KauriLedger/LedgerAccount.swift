@@ -79,7 +79,8 @@ extension LedgerAccount {
         public init(from decoder: any Decoder) throws {
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let code = Code(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid code"))
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "invalid code"))
             }
             self = code
         }
@@ -143,7 +144,9 @@ extension LedgerAccount {
         public var creditsPosted: Int64
 
         /// Creates balances, zero by default.
-        public init(debitsPending: Int64 = 0, debitsPosted: Int64 = 0, creditsPending: Int64 = 0, creditsPosted: Int64 = 0) {
+        public init(
+            debitsPending: Int64 = 0, debitsPosted: Int64 = 0, creditsPending: Int64 = 0, creditsPosted: Int64 = 0
+        ) {
             self.debitsPending = debitsPending
             self.debitsPosted = debitsPosted
             self.creditsPending = creditsPending

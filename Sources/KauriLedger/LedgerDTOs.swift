@@ -126,11 +126,18 @@ struct CreateAccountRequest: Decodable {
     func validated() throws(APIError) -> NewAccount {
         var errors: [APIError.FieldError] = []
         let id = LedgerAccount.ID(self.id)
-        if id == nil { errors.append(.init(field: "id", code: "invalid", message: "1–128 characters of A–Z a–z 0–9 _ - . :")) }
+        if id == nil {
+            errors.append(
+                .init(field: "id", code: "invalid", message: "1–128 characters of A–Z a–z 0–9 _ - . :"))
+        }
         let currency = Currency(code: self.currency)
-        if currency == nil { errors.append(.init(field: "currency", code: "unsupported", message: "not a supported ISO 4217 code")) }
+        if currency == nil {
+            errors.append(.init(field: "currency", code: "unsupported", message: "not a supported ISO 4217 code"))
+        }
         let code = LedgerAccount.Code(self.code)
-        if code == nil { errors.append(.init(field: "code", code: "invalid", message: "1–40 characters of a–z 0–9 _")) }
+        if code == nil {
+            errors.append(.init(field: "code", code: "invalid", message: "1–40 characters of a–z 0–9 _"))
+        }
         var flags: LedgerAccount.Flags = []
         for (index, name) in (self.flags ?? []).enumerated() {
             switch name {
@@ -151,7 +158,10 @@ struct CreateAccountRequest: Decodable {
             "code": ["type": "string", "maxLength": 40], "owner_reference": ["type": "string"],
             "flags": [
                 "type": "array",
-                "items": ["type": "string", "enum": ["debits_must_not_exceed_credits", "credits_must_not_exceed_debits", "history"]],
+                "items": [
+                    "type": "string",
+                    "enum": ["debits_must_not_exceed_credits", "credits_must_not_exceed_debits", "history"],
+                ],
             ],
         ],
     ]
@@ -200,14 +210,24 @@ struct CreateTransfersRequest: Decodable {
                 return id
             }
             func pendingID() -> LedgerTransfer.ID? {
-                guard let value = item.pendingID else { fail("pending_id", "required", "required for kind \(item.kind)"); return nil }
-                guard let id = LedgerTransfer.ID(value) else { fail("pending_id", "invalid", "not a transfer id"); return nil }
+                guard let value = item.pendingID else {
+                    fail("pending_id", "required", "required for kind \(item.kind)"); return nil
+                }
+                guard let id = LedgerTransfer.ID(value) else {
+                    fail("pending_id", "invalid", "not a transfer id"); return nil
+                }
                 return id
             }
             func money() -> Money? {
-                guard let amount = item.amount else { fail("amount", "required", "required for kind \(item.kind)"); return nil }
-                guard let code = item.currency else { fail("currency", "required", "required for kind \(item.kind)"); return nil }
-                guard let currency = Currency(code: code) else { fail("currency", "unsupported", "not a supported ISO 4217 code"); return nil }
+                guard let amount = item.amount else {
+                    fail("amount", "required", "required for kind \(item.kind)"); return nil
+                }
+                guard let code = item.currency else {
+                    fail("currency", "required", "required for kind \(item.kind)"); return nil
+                }
+                guard let currency = Currency(code: code) else {
+                    fail("currency", "unsupported", "not a supported ISO 4217 code"); return nil
+                }
                 return Money(minorUnits: amount, currency: currency)
             }
             let id = LedgerTransfer.ID(item.id)
@@ -219,7 +239,8 @@ struct CreateTransfersRequest: Decodable {
                 let credit = account(item.creditAccountID, "credit_account_id")
                 let amount = money()
                 if let debit, let credit, let amount {
-                    operation = item.kind == "single"
+                    operation =
+                        item.kind == "single"
                         ? .single(debit: debit, credit: credit, amount: amount)
                         : .pending(debit: debit, credit: credit, amount: amount, timeoutSeconds: item.timeoutSeconds)
                 }

@@ -85,7 +85,8 @@ struct LedgerEngine {
             return self.move(request, debit: debit, credit: credit, amount: amount, kind: .single, expiresAt: nil)
         case .pending(let debit, let credit, let amount, let timeoutSeconds):
             let expiresAt = timeoutSeconds.map { self.now.adding(milliseconds: UInt64($0) * 1_000) }
-            return self.move(request, debit: debit, credit: credit, amount: amount, kind: .pending, expiresAt: expiresAt)
+            return self.move(
+                request, debit: debit, credit: credit, amount: amount, kind: .pending, expiresAt: expiresAt)
         case .post(let pendingID, let amount):
             return self.resolve(request, pendingID: pendingID, kind: .post, postAmount: amount)
         case .void(let pendingID):
@@ -171,11 +172,13 @@ struct LedgerEngine {
         let isPending = kind == .pending
         // Limits first (they name the business reason), then overflow.
         if debitAccount.flags.contains(.debitsMustNotExceedCredits) {
-            let (debits, overflow) = Self.sum(debitAccount.balances.debitsPending, debitAccount.balances.debitsPosted, value)
+            let (debits, overflow) = Self.sum(
+                debitAccount.balances.debitsPending, debitAccount.balances.debitsPosted, value)
             if overflow || debits > debitAccount.balances.creditsPosted { return .failed(.exceedsCredits) }
         }
         if creditAccount.flags.contains(.creditsMustNotExceedDebits) {
-            let (credits, overflow) = Self.sum(creditAccount.balances.creditsPending, creditAccount.balances.creditsPosted, value)
+            let (credits, overflow) = Self.sum(
+                creditAccount.balances.creditsPending, creditAccount.balances.creditsPosted, value)
             if overflow || credits > creditAccount.balances.debitsPosted { return .failed(.exceedsDebits) }
         }
         guard

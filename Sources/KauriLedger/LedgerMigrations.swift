@@ -51,7 +51,10 @@ public enum LedgerMigrations {
                 )
                 """,
                 // At most one transfer resolves a pending transfer: the database itself refuses a second.
-                "CREATE UNIQUE INDEX ledger_transfers_pending ON ledger_transfers (pending_id) WHERE pending_id IS NOT NULL",
+                """
+                CREATE UNIQUE INDEX ledger_transfers_pending ON ledger_transfers (pending_id)
+                WHERE pending_id IS NOT NULL
+                """,
                 "CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account_id, sequence)",
                 "CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, sequence)",
                 """

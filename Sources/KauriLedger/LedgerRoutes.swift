@@ -134,7 +134,12 @@ public struct LedgerRoutes: Sendable {
                 summary: "Commit a linked chain of transfers, all or none; ids make it idempotent (admin).",
                 tag: "ledger", requestSchema: CreateTransfersRequest.schema,
                 responses: [
-                    .json(201, "Committed.", schema: ["type": "object", "properties": ["data": ["type": "array", "items": RouteRegistry.ref("LedgerTransfer")]]]),
+                    .json(
+                        201, "Committed.",
+                        schema: [
+                            "type": "object",
+                            "properties": ["data": ["type": "array", "items": RouteRegistry.ref("LedgerTransfer")]],
+                        ]),
                     .json(200, "Every transfer already existed with the same fields.", schema: ["type": "object"]),
                 ],
                 errorStatuses: [401, 403, 409, 422])

@@ -7,9 +7,11 @@ import SQLKit
 /// Every function takes the connection it runs on, so callers choose the transaction.
 enum LedgerStore {
     static let accountColumns =
-        "id, currency, code, owner_reference, flags, debits_pending, debits_posted, credits_pending, credits_posted, version, created_at"
+        "id, currency, code, owner_reference, flags, debits_pending, debits_posted, credits_pending, credits_posted, "
+        + "version, created_at"
     static let transferColumns =
-        "sequence, id, debit_account_id, credit_account_id, amount, currency, code, reference, kind, pending_id, expires_at, timestamp"
+        "sequence, id, debit_account_id, credit_account_id, amount, currency, code, reference, kind, pending_id, "
+        + "expires_at, timestamp"
 
     // MARK: Batches
 
@@ -66,7 +68,8 @@ enum LedgerStore {
         return results
     }
 
-    private static func write(_ engine: LedgerEngine, kind: Database.Kind, on connection: any SQLDatabase) async throws {
+    private static func write(_ engine: LedgerEngine, kind: Database.Kind, on connection: any SQLDatabase) async throws
+    {
         // One statement per table, whatever the batch size: PostgreSQL gets one array per column (`unnest`),
         // SQLite one JSON document (`jsonb_each`, so each row stays binary JSON and `->>` reads it without
         // re-parsing), instead of thousands of individually encoded binds.
@@ -80,14 +83,16 @@ enum LedgerStore {
                         reference, kind, pending_id, expires_at, timestamp)
                     SELECT id, debit, credit, amount, currency, code, NULLIF(reference, ''), kind,
                         NULLIF(pending_id, ''), NULLIF(expires_at, -1), timestamp
-                    FROM unnest(\(bind: transfers.map(\.id.rawValue)), \(bind: transfers.map(\.debitAccountID.rawValue)),
+                    FROM unnest(\(bind: transfers.map(\.id.rawValue)),
+                        \(bind: transfers.map(\.debitAccountID.rawValue)),
                         \(bind: transfers.map(\.creditAccountID.rawValue)), \(bind: transfers.map(\.amount.minorUnits)),
                         \(bind: transfers.map(\.amount.currency.code)), \(bind: transfers.map(\.code)),
                         \(bind: transfers.map { $0.reference ?? "" }), \(bind: transfers.map(\.kind.rawValue)),
                         \(bind: transfers.map { $0.pendingID?.rawValue ?? "" }),
                         \(bind: transfers.map { $0.expiresAt.map { Int64($0.unixMilliseconds) } ?? -1 }),
                         \(bind: transfers.map { Int64($0.timestamp.unixMilliseconds) }))
-                        AS t (id, debit, credit, amount, currency, code, reference, kind, pending_id, expires_at, timestamp)
+                        AS t (id, debit, credit, amount, currency, code, reference, kind, pending_id, expires_at,
+                            timestamp)
                     """
             case .sqlite:
                 var rows = JSONRows(capacity: transfers.count * 160)
@@ -161,7 +166,8 @@ enum LedgerStore {
                     INSERT INTO ledger_account_history (account_id, version, transfer_id, timestamp, debits_pending,
                         debits_posted, credits_pending, credits_posted)
                     SELECT * FROM unnest(\(bind: history.map(\.accountID.rawValue)), \(bind: history.map(\.version)),
-                        \(bind: history.map(\.transferID.rawValue)), \(bind: history.map { Int64($0.timestamp.unixMilliseconds) }),
+                        \(bind: history.map(\.transferID.rawValue)),
+                        \(bind: history.map { Int64($0.timestamp.unixMilliseconds) }),
                         \(bind: history.map(\.balances.debitsPending)), \(bind: history.map(\.balances.debitsPosted)),
                         \(bind: history.map(\.balances.creditsPending)), \(bind: history.map(\.balances.creditsPosted)))
                     """
@@ -228,7 +234,10 @@ enum LedgerStore {
     ) async throws -> [LedgerTransfer.ID: LedgerTransfer] {
         guard !ids.isEmpty else { return [:] }
         let rows = try await connection.raw(
-            "SELECT \(unsafeRaw: Self.transferColumns) FROM ledger_transfers WHERE \(Self.membership("id", ids, kind: kind))"
+            """
+            SELECT \(unsafeRaw: Self.transferColumns) FROM ledger_transfers
+            WHERE \(Self.membership("id", ids, kind: kind))
+            """
         ).all()
         var transfers: [LedgerTransfer.ID: LedgerTransfer] = [:]
         for row in rows {
@@ -244,7 +253,10 @@ enum LedgerStore {
     ) async throws -> [LedgerTransfer.ID: LedgerTransfer.Kind] {
         guard !pendingIDs.isEmpty else { return [:] }
         let rows = try await connection.raw(
-            "SELECT pending_id, kind FROM ledger_transfers WHERE \(Self.membership("pending_id", pendingIDs, kind: kind))"
+            """
+            SELECT pending_id, kind FROM ledger_transfers
+            WHERE \(Self.membership("pending_id", pendingIDs, kind: kind))
+            """
         ).all()
         var resolutions: [LedgerTransfer.ID: LedgerTransfer.Kind] = [:]
         for row in rows {
@@ -343,7 +355,8 @@ enum LedgerStore {
         try await connection.raw(
             """
             SELECT t.id FROM ledger_transfers AS t
-            WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL AND t.expires_at <= \(bind: Int64(now.unixMilliseconds))
+            WHERE t.kind = 'pending' AND t.expires_at IS NOT NULL
+              AND t.expires_at <= \(bind: Int64(now.unixMilliseconds))
               AND NOT EXISTS (SELECT 1 FROM ledger_transfers AS r WHERE r.pending_id = t.id)
             ORDER BY t.expires_at LIMIT \(bind: limit)
             """

@@ -72,7 +72,8 @@ public enum LedgerVerifier {
                         creditsPending: values[2], creditsPosted: values[3]))
             }
 
-            let transferCount = try await connection.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?
+            let transferCount =
+                try await connection.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()?
                 .decode(column: "n", as: Int64.self) ?? 0
 
             // Balances recomputed from transfers: single and post move posted balances; an open pending transfer
@@ -157,7 +158,9 @@ public enum LedgerVerifier {
             ).all()
             for row in badResolutions {
                 violations.append(
-                    "transfer \(try row.decode(column: "id", as: String.self)): does not match the pending transfer it resolves")
+                    "transfer \(try row.decode(column: "id", as: String.self)): "
+                        + "does not match the pending transfer it resolves"
+                )
             }
 
             return Report(

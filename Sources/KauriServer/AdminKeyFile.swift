@@ -17,8 +17,9 @@ enum AdminKeyFile {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         // 40 characters of a 36-letter alphabet: about 206 bits.
         let key = "sk_sandbox_" + String((0..<40).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
-        guard FileManager.default.createFile(
-            atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else {
             throw Server.StartupError(description: "cannot write the admin API key to \(path)")
         }

@@ -20,7 +20,7 @@ struct LedgerModelTests {
     @Test("random operation sequences agree with the model and keep every invariant", arguments: TestDatabases.kinds)
     func sequencesAgreeWithModel(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, clock in
-            await propertyCheck(count: Self.sequences, input: Gen.uint64(in: 0 ... UInt64.max)) { seed in
+            await propertyCheck(count: Self.sequences, input: Gen.uint64(in: 0...UInt64.max)) { seed in
                 do {
                     try await Self.run(seed: seed, ledger: ledger, clock: clock)
                 } catch {
@@ -70,11 +70,14 @@ struct LedgerModelTests {
             chance(3) ? accountID(prefix + "ghost") : accountID(pick(accountIDs))
         }
         func randomMoney(for account: LedgerAccount.ID) -> Money {
-            let currency = chance(5) ? pick([Currency.kes, .ngn]) : (model.accounts[account.rawValue]?.currency ?? .kes)
+            let currency =
+                chance(5) ? pick([Currency.kes, .ngn]) : (model.accounts[account.rawValue]?.currency ?? .kes)
             var amount: Int64 = chance(4) ? Int64(random.next() % 3) - 1 : Int64(random.next() % 20_000) + 1
             if chance(20), let balances = model.accounts[account.rawValue]?.balances {
                 // Hit the limit's boundary exactly, or one past it.
-                amount = max(1, balances.creditsPosted - balances.debitsPosted - balances.debitsPending + Int64(random.next() % 2))
+                amount = max(
+                    1,
+                    balances.creditsPosted - balances.debitsPosted - balances.debitsPending + Int64(random.next() % 2))
             }
             return Money(minorUnits: amount, currency: currency)
         }
@@ -85,13 +88,17 @@ struct LedgerModelTests {
             let amount = randomMoney(for: debit)
             let operation: NewTransfer.Operation =
                 pending
-                ? .pending(debit: debit, credit: credit, amount: amount, timeoutSeconds: chance(50) ? Int64(random.next() % 100) + 1 : nil)
+                ? .pending(
+                    debit: debit, credit: credit, amount: amount,
+                    timeoutSeconds: chance(50) ? Int64(random.next() % 100) + 1 : nil)
                 : .single(debit: debit, credit: credit, amount: amount)
-            return NewTransfer(id: newID(), operation: operation, code: pending ? "hold" : "move", reference: chance(30) ? "ref" : nil)
+            return NewTransfer(
+                id: newID(), operation: operation, code: pending ? "hold" : "move", reference: chance(30) ? "ref" : nil)
         }
         func knownPending() -> LedgerTransfer.ID {
             let pendings = model.transfers.values.filter { $0.kind == .pending }.map(\.id)
-            return pendings.isEmpty || chance(5) ? transferID(prefix + "t\(random.next() % 1_000)") : pick(pendings.sorted())
+            return pendings.isEmpty || chance(5)
+                ? transferID(prefix + "t\(random.next() % 1_000)") : pick(pendings.sorted())
         }
 
         for step in 0..<Self.operationsPerSequence {
@@ -106,7 +113,9 @@ struct LedgerModelTests {
                 let pendingID = knownPending()
                 let reserved = model.transfers[pendingID]?.amount.minorUnits ?? 100
                 let amount: Int64? = chance(40) ? nil : Int64(random.next() % UInt64(reserved + reserved / 5 + 1))
-                chain = [NewTransfer(id: newID(), operation: .post(pendingID: pendingID, amount: amount), code: "capture")]
+                chain = [
+                    NewTransfer(id: newID(), operation: .post(pendingID: pendingID, amount: amount), code: "capture")
+                ]
             case 63..<72:
                 chain = [NewTransfer(id: newID(), operation: .void(pendingID: knownPending()), code: "release")]
             case 72..<82:
@@ -115,14 +124,18 @@ struct LedgerModelTests {
                 guard !history.isEmpty else { continue }
                 var replay = pick(history)
                 if chance(40), case .single(let debit, let credit, let amount) = replay.operation {
-                    replay.operation = .single(debit: debit, credit: credit, amount: Money(minorUnits: amount.minorUnits + 1, currency: amount.currency))
+                    replay.operation = .single(
+                        debit: debit, credit: credit,
+                        amount: Money(minorUnits: amount.minorUnits + 1, currency: amount.currency))
                 }
                 chain = [replay]
             case 92..<97:
                 clock.advance(milliseconds: random.next() % 120_000)
                 let expected = model.expire(now: clock.now())
                 let expired = try await ledger.expirePendingTransfers()
-                guard expired == expected else { throw TestFailure("step \(step): expired \(expired), model \(expected)") }
+                guard expired == expected else {
+                    throw TestFailure("step \(step): expired \(expired), model \(expected)")
+                }
             default:
                 try await createAccount(pick([.kes, .ngn]), pick(flagChoices + [[]]))
             }
@@ -136,7 +149,10 @@ struct LedgerModelTests {
             }
             let stored = try await ledger.accounts(accountIDs.map(accountID))
             for id in accountIDs where stored[accountID(id)]?.balances != model.accounts[id]?.balances {
-                throw TestFailure("step \(step): \(id) ledger \(String(describing: stored[accountID(id)]?.balances)), model \(String(describing: model.accounts[id]?.balances))")
+                throw TestFailure(
+                    "step \(step): \(id) ledger \(String(describing: stored[accountID(id)]?.balances)), "
+                        + "model \(String(describing: model.accounts[id]?.balances))"
+                )
             }
             clock.advance(milliseconds: random.next() % 3_000)
         }
@@ -181,7 +197,8 @@ struct Model {
         }
         for pending in due {
             let id = transferID(Ledger.expiryID(of: pending.id))
-            _ = self.apply([NewTransfer(id: id, operation: .expire(pendingID: pending.id), code: "pending_expired")], now: now)
+            _ = self.apply(
+                [NewTransfer(id: id, operation: .expire(pendingID: pending.id), code: "pending_expired")], now: now)
         }
         return due.count
     }
@@ -213,7 +230,9 @@ struct Model {
         }
     }
 
-    private static func replay(_ request: NewTransfer, _ existing: LedgerTransfer, pendingAmount: Int64?) -> TransferResult {
+    private static func replay(
+        _ request: NewTransfer, _ existing: LedgerTransfer, pendingAmount: Int64?
+    ) -> TransferResult {
         switch request.operation {
         case .single(let debit, let credit, let amount), .pending(let debit, let credit, let amount, _):
             let isPending = if case .pending = request.operation { true } else { false }
@@ -223,7 +242,9 @@ struct Model {
             if existing.amount.minorUnits != amount.minorUnits { return .failed(.existsWithDifferent(.amount)) }
             if existing.amount.currency != amount.currency { return .failed(.existsWithDifferent(.currency)) }
             if case .pending(_, _, _, let timeout) = request.operation {
-                let stored = existing.expiresAt.map { Int64(($0.unixMilliseconds - existing.timestamp.unixMilliseconds) / 1_000) }
+                let stored = existing.expiresAt.map {
+                    Int64(($0.unixMilliseconds - existing.timestamp.unixMilliseconds) / 1_000)
+                }
                 if stored != timeout { return .failed(.existsWithDifferent(.timeout)) }
             }
         case .post(let pendingID, let amount):
@@ -269,7 +290,8 @@ struct Model {
         self.accounts[credit.rawValue] = to
         let transfer = LedgerTransfer(
             id: request.id, debitAccountID: debit, creditAccountID: credit, amount: amount, code: request.code,
-            reference: request.storedReference, kind: pending ? .pending : .single, pendingID: nil, expiresAt: expiresAt,
+            reference: request.storedReference, kind: pending ? .pending : .single, pendingID: nil,
+            expiresAt: expiresAt,
             timestamp: now)
         self.transfers[request.id] = transfer
         return .created(transfer)

@@ -18,7 +18,8 @@ func withLedger<T>(
             database: database, migrations: PlatformMigrations.all + LedgerMigrations.all,
             logger: TestDatabases.logger
         ).migrate()
-        let ledger = Ledger(database: database, clock: clock, logger: TestDatabases.logger, configuration: configuration)
+        let ledger = Ledger(
+            database: database, clock: clock, logger: TestDatabases.logger, configuration: configuration)
         return try await body(ledger, database, clock)
     }
 }
@@ -46,7 +47,9 @@ extension Ledger {
         try await self.submit(
             NewTransfer(
                 id: transferID(id),
-                operation: .single(debit: accountID(debit), credit: accountID(credit), amount: Money(minorUnits: amount, currency: currency)),
+                operation: .single(
+                    debit: accountID(debit), credit: accountID(credit),
+                    amount: Money(minorUnits: amount, currency: currency)),
                 code: "test"))
     }
 
@@ -60,7 +63,8 @@ extension Ledger {
 /// The number of transfer rows.
 func transferCount(_ database: Database) async throws -> Int64 {
     try await database.withConnection { connection in
-        try await connection.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()!.decode(column: "n", as: Int64.self)
+        try await connection.raw("SELECT COUNT(*) AS n FROM ledger_transfers").first()!.decode(
+            column: "n", as: Int64.self)
     }
 }
 

@@ -7,7 +7,9 @@ import Testing
 
 @Suite("Ledger")
 struct LedgerTests {
-    @Test("a single transfer moves posted balances and a replay answers exists with the original", arguments: TestDatabases.kinds)
+    @Test(
+        "a single transfer moves posted balances and a replay answers exists with the original",
+        arguments: TestDatabases.kinds)
     func singleTransferAndReplay(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, clock in
             try await ledger.open(["funding"])
@@ -23,7 +25,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("a replay answers exists even when the balance no longer allows the transfer again", arguments: TestDatabases.kinds)
+    @Test(
+        "a replay answers exists even when the balance no longer allows the transfer again",
+        arguments: TestDatabases.kinds)
     func replayAfterBalanceChanged(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, _ in
             try await ledger.open(["funding", "sink"])
@@ -34,7 +38,8 @@ struct LedgerTests {
             }
             // A second debit of 600 would exceed the credits; the replay must still be recognised as the original.
             #expect(try await ledger.move("t1", from: "wallet", to: "sink", 600) == .exists(original))
-            #expect(try await ledger.move("t1", from: "wallet", to: "sink", 601) == .failed(.existsWithDifferent(.amount)))
+            #expect(
+                try await ledger.move("t1", from: "wallet", to: "sink", 601) == .failed(.existsWithDifferent(.amount)))
             // Replays mixed into a batch with new transfers: each gets its own answer.
             async let replay = ledger.move("t1", from: "wallet", to: "sink", 600)
             async let fresh = ledger.move("t2", from: "wallet", to: "sink", 400)
@@ -63,7 +68,8 @@ struct LedgerTests {
             let otherCode = try await ledger.submit(
                 NewTransfer(
                     id: transferID("t1"),
-                    operation: .single(debit: accountID("a"), credit: accountID("b"), amount: Money(minorUnits: 100, currency: .kes)),
+                    operation: .single(
+                        debit: accountID("a"), credit: accountID("b"), amount: Money(minorUnits: 100, currency: .kes)),
                     code: "other"))
             #expect(otherCode == .failed(.existsWithDifferent(.code)))
             #expect(try await transferCount(database) == 1)
@@ -85,11 +91,14 @@ struct LedgerTests {
             #expect(try await ledger.move("x5", from: "b", to: "ghost", 10) == .failed(.creditAccountNotFound))
             #expect(try await ledger.move("x6", from: "limited", to: "b", 1_001) == .failed(.exceedsCredits))
             #expect(try await ledger.move("x7", from: "b", to: "b", 1) == .failed(.accountsMustBeDifferent))
-            #expect(try await ledger.move("x8", from: "funding", to: "b", 10, currency: .ngn) == .failed(.currencyMismatch))
+            #expect(
+                try await ledger.move("x8", from: "funding", to: "b", 10, currency: .ngn) == .failed(.currencyMismatch))
             let badCode = try await ledger.submit(
                 NewTransfer(
                     id: transferID("x9"),
-                    operation: .single(debit: accountID("funding"), credit: accountID("b"), amount: Money(minorUnits: 1, currency: .kes)),
+                    operation: .single(
+                        debit: accountID("funding"), credit: accountID("b"),
+                        amount: Money(minorUnits: 1, currency: .kes)),
                     code: "Not Valid"))
             #expect(badCode == .failed(.codeInvalid))
             #expect(try await transferCount(database) == before)
@@ -110,7 +119,9 @@ struct LedgerTests {
                 try await ledger.submit(
                     NewTransfer(
                         id: transferID(id),
-                        operation: .pending(debit: accountID("buyer"), credit: accountID("escrow"), amount: Money(minorUnits: amount, currency: .kes), timeoutSeconds: nil),
+                        operation: .pending(
+                            debit: accountID("buyer"), credit: accountID("escrow"),
+                            amount: Money(minorUnits: amount, currency: .kes), timeoutSeconds: nil),
                         code: "hold"))
             }
             func resolve(_ id: String, _ operation: NewTransfer.Operation) async throws -> TransferResult {
@@ -120,20 +131,34 @@ struct LedgerTests {
             #expect(try await ledger.balances("buyer") == .init(debitsPending: 6_000, creditsPosted: 10_000))
             // The reservation counts against the limit.
             #expect(try await pending("p2", 4_001) == .failed(.exceedsCredits))
-            #expect(try await resolve("post-big", .post(pendingID: transferID("p1"), amount: 6_001)) == .failed(.exceedsPendingTransferAmount))
+            #expect(
+                try await resolve("post-big", .post(pendingID: transferID("p1"), amount: 6_001))
+                    == .failed(.exceedsPendingTransferAmount))
             let posted = try await resolve("post1", .post(pendingID: transferID("p1"), amount: 2_500))
             #expect(posted.transfer?.amount.minorUnits == 2_500)
             #expect(try await ledger.balances("buyer") == .init(debitsPosted: 2_500, creditsPosted: 10_000))
             #expect(try await ledger.balances("escrow") == .init(creditsPosted: 2_500))
-            #expect(try await resolve("post2", .post(pendingID: transferID("p1"), amount: nil)) == .failed(.pendingTransferAlreadyPosted))
-            #expect(try await resolve("void1", .void(pendingID: transferID("p1"))) == .failed(.pendingTransferAlreadyPosted))
-            #expect(try await resolve("post1", .post(pendingID: transferID("p1"), amount: 2_500)) == .exists(posted.transfer!))
+            #expect(
+                try await resolve("post2", .post(pendingID: transferID("p1"), amount: nil))
+                    == .failed(.pendingTransferAlreadyPosted))
+            #expect(
+                try await resolve("void1", .void(pendingID: transferID("p1"))) == .failed(.pendingTransferAlreadyPosted)
+            )
+            #expect(
+                try await resolve("post1", .post(pendingID: transferID("p1"), amount: 2_500))
+                    == .exists(posted.transfer!))
 
             #expect(try await pending("p3", 1_000).transfer != nil)
             #expect(try await resolve("void3", .void(pendingID: transferID("p3"))).transfer != nil)
-            #expect(try await resolve("post3", .post(pendingID: transferID("p3"), amount: nil)) == .failed(.pendingTransferAlreadyVoided))
-            #expect(try await resolve("post4", .post(pendingID: transferID("fund"), amount: nil)) == .failed(.pendingTransferNotPending))
-            #expect(try await resolve("post5", .post(pendingID: transferID("nope"), amount: nil)) == .failed(.pendingTransferNotFound))
+            #expect(
+                try await resolve("post3", .post(pendingID: transferID("p3"), amount: nil))
+                    == .failed(.pendingTransferAlreadyVoided))
+            #expect(
+                try await resolve("post4", .post(pendingID: transferID("fund"), amount: nil))
+                    == .failed(.pendingTransferNotPending))
+            #expect(
+                try await resolve("post5", .post(pendingID: transferID("nope"), amount: nil))
+                    == .failed(.pendingTransferNotFound))
             #expect(try await ledger.balances("buyer") == .init(debitsPosted: 2_500, creditsPosted: 10_000))
             #expect(try await LedgerVerifier.verify(database).isValid)
         }
@@ -148,7 +173,9 @@ struct LedgerTests {
             func leg(_ id: String, _ credit: String, _ amount: Int64) -> NewTransfer {
                 NewTransfer(
                     id: transferID(id),
-                    operation: .single(debit: accountID("buyer"), credit: accountID(credit), amount: Money(minorUnits: amount, currency: .kes)),
+                    operation: .single(
+                        debit: accountID("buyer"), credit: accountID(credit),
+                        amount: Money(minorUnits: amount, currency: .kes)),
                     code: "split")
             }
             let failed = try await ledger.submit([leg("s1", "seller", 900), leg("f1", "platform", 101)])
@@ -162,7 +189,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("a pending transfer expires by the injected clock and the expiry service releases it", arguments: TestDatabases.kinds)
+    @Test(
+        "a pending transfer expires by the injected clock and the expiry service releases it",
+        arguments: TestDatabases.kinds)
     func expiry(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, clock in
             try await ledger.open(["funding", "escrow"])
@@ -171,20 +200,26 @@ struct LedgerTests {
             let hold = try await ledger.submit(
                 NewTransfer(
                     id: transferID("hold"),
-                    operation: .pending(debit: accountID("buyer"), credit: accountID("escrow"), amount: Money(minorUnits: 700, currency: .kes), timeoutSeconds: 60),
+                    operation: .pending(
+                        debit: accountID("buyer"), credit: accountID("escrow"),
+                        amount: Money(minorUnits: 700, currency: .kes), timeoutSeconds: 60),
                     code: "hold"))
             #expect(hold.transfer?.expiresAt == clock.now().adding(milliseconds: 60_000))
             clock.advance(milliseconds: 59_999)
             #expect(try await ledger.expirePendingTransfers() == 0)
             clock.advance(milliseconds: 1)
-            let post = try await ledger.submit(NewTransfer(id: transferID("late"), operation: .post(pendingID: transferID("hold"), amount: nil), code: "capture"))
+            let post = try await ledger.submit(
+                NewTransfer(
+                    id: transferID("late"), operation: .post(pendingID: transferID("hold"), amount: nil),
+                    code: "capture"))
             #expect(post == .failed(.pendingTransferExpired))
             #expect(try await ledger.balances("buyer") == .init(debitsPending: 700, creditsPosted: 1_000))
             #expect(try await ledger.expirePendingTransfers() == 1)
             #expect(try await ledger.expirePendingTransfers() == 0)
             #expect(try await ledger.balances("buyer") == .init(creditsPosted: 1_000))
             #expect(try await ledger.transfer(transferID("hold.expired"))?.kind == .expire)
-            let void = try await ledger.submit(NewTransfer(id: transferID("v"), operation: .void(pendingID: transferID("hold")), code: "void"))
+            let void = try await ledger.submit(
+                NewTransfer(id: transferID("v"), operation: .void(pendingID: transferID("hold")), code: "void"))
             #expect(void == .failed(.pendingTransferExpired))
             #expect(try await LedgerVerifier.verify(database).isValid)
         }
@@ -196,12 +231,13 @@ struct LedgerTests {
             try await ledger.open(["a", "b"])
             try await ledger.open(["h"], flags: .history)
             _ = try await ledger.move("t1", from: "a", to: "h", 10)
-            let statements = [
-                "UPDATE ledger_transfers SET amount = 1",
-                "DELETE FROM ledger_transfers",
-                "UPDATE ledger_account_history SET credits_posted = 0",
-                "DELETE FROM ledger_account_history",
-            ] + (kind == .postgres ? ["TRUNCATE ledger_transfers CASCADE"] : [])
+            let statements =
+                [
+                    "UPDATE ledger_transfers SET amount = 1",
+                    "DELETE FROM ledger_transfers",
+                    "UPDATE ledger_account_history SET credits_posted = 0",
+                    "DELETE FROM ledger_account_history",
+                ] + (kind == .postgres ? ["TRUNCATE ledger_transfers CASCADE"] : [])
             for statement in statements {
                 await #expect(throws: (any Error).self, "\(statement)") {
                     try await database.transaction { try await $0.raw(SQLQueryString(statement)).run() }
@@ -212,7 +248,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("50 concurrent overdraft attempts on room for one: exactly one succeeds", arguments: TestDatabases.kinds, [true, false])
+    @Test(
+        "50 concurrent overdraft attempts on room for one: exactly one succeeds", arguments: TestDatabases.kinds,
+        [true, false])
     func concurrentOverdraft(kind: Database.Kind, groupCommit: Bool) async throws {
         try await withLedger(kind, configuration: .init(groupCommit: groupCommit)) { ledger, database, _ in
             try await ledger.open(["funding", "sink"])
@@ -231,7 +269,9 @@ struct LedgerTests {
         }
     }
 
-    @Test("bank test: concurrent transfers and readers; every snapshot sums to the constant total", arguments: TestDatabases.kinds)
+    @Test(
+        "bank test: concurrent transfers and readers; every snapshot sums to the constant total",
+        arguments: TestDatabases.kinds)
     func bank(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, _ in
             let accounts = (0..<100).map { "acct\($0)" }
@@ -251,9 +291,13 @@ struct LedgerTests {
                         for step in 0..<transfersPerWriter {
                             let from = accounts[Int(random.next() % 100)]
                             var to = accounts[Int(random.next() % 100)]
-                            if to == from { to = accounts[(Int(random.next() % 99) + 1 + accounts.firstIndex(of: from)!) % 100] }
+                            if to == from {
+                                to = accounts[(Int(random.next() % 99) + 1 + accounts.firstIndex(of: from)!) % 100]
+                            }
                             let amount = Int64(random.next() % 15_000) + 1
-                            if case .created = try await ledger.move("w\(writer)-\(step)", from: from, to: to, amount) { ok += 1 }
+                            if case .created = try await ledger.move("w\(writer)-\(step)", from: from, to: to, amount) {
+                                ok += 1
+                            }
                         }
                         return ok
                     }
@@ -263,7 +307,10 @@ struct LedgerTests {
                         for _ in 0..<15 {
                             let (sum, negative) = try await database.snapshot { connection in
                                 let rows = try await connection.raw(
-                                    "SELECT credits_posted - debits_posted AS net, debits_pending FROM ledger_accounts WHERE code = 'seller_payable'"
+                                    """
+                                    SELECT credits_posted - debits_posted AS net, debits_pending FROM ledger_accounts
+                                    WHERE code = 'seller_payable'
+                                    """
                                 ).all()
                                 var sum: Int64 = 0
                                 var negative = false
@@ -289,13 +336,17 @@ struct LedgerTests {
         }
     }
 
-    @Test("kauri ledger verify's checks catch a balance that disagrees with its transfers", arguments: TestDatabases.kinds)
+    @Test(
+        "kauri ledger verify's checks catch a balance that disagrees with its transfers", arguments: TestDatabases.kinds
+    )
     func verifierCatchesCorruption(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, database, _ in
             try await ledger.open(["a", "b"])
             _ = try await ledger.move("t1", from: "a", to: "b", 10)
             #expect(try await LedgerVerifier.verify(database).summary.hasPrefix("ledger ok: 2 accounts, 1 transfers"))
-            try await database.transaction { try await $0.raw("UPDATE ledger_accounts SET credits_posted = 11 WHERE id = 'b'").run() }
+            try await database.transaction {
+                try await $0.raw("UPDATE ledger_accounts SET credits_posted = 11 WHERE id = 'b'").run()
+            }
             let report = try await LedgerVerifier.verify(database)
             #expect(!report.isValid)
             #expect(report.violations.contains { $0.contains("KES: posted debits 10 ≠ posted credits 11") })
@@ -314,10 +365,14 @@ struct LedgerTests {
             _ = try await ledger.move("t2", from: "a", to: "h", 50)
             clock.advance(milliseconds: 1_000)
             _ = try await ledger.move("t3", from: "h", to: "a", 30)
-            #expect(try await ledger.balances(of: accountID("h"), asOf: start.adding(milliseconds: 1_500)) == .init(creditsPosted: 150))
+            #expect(
+                try await ledger.balances(of: accountID("h"), asOf: start.adding(milliseconds: 1_500))
+                    == .init(creditsPosted: 150))
             #expect(try await ledger.balances(of: accountID("h"), asOf: start) == .init(creditsPosted: 100))
             #expect(try await ledger.balances(of: accountID("h"), asOf: Timestamp(unixMilliseconds: 1)) == .init())
-            #expect(try await ledger.balances(of: accountID("h"), asOf: clock.now()) == .init(debitsPosted: 30, creditsPosted: 150))
+            #expect(
+                try await ledger.balances(of: accountID("h"), asOf: clock.now())
+                    == .init(debitsPosted: 30, creditsPosted: 150))
             #expect(try await ledger.balances(of: accountID("a"), asOf: clock.now()) == nil)
         }
     }
@@ -325,9 +380,12 @@ struct LedgerTests {
     @Test("accounts are idempotent by id and refuse conflicting fields", arguments: TestDatabases.kinds)
     func accountIdempotency(kind: Database.Kind) async throws {
         try await withLedger(kind) { ledger, _, _ in
-            let account = NewAccount.derived(code: .sellerPayable, owner: "usr_1", currency: .kes, flags: .debitsMustNotExceedCredits)!
+            let account = NewAccount.derived(
+                code: .sellerPayable, owner: "usr_1", currency: .kes, flags: .debitsMustNotExceedCredits)!
             #expect(account.id.rawValue == "seller_payable:usr_1:KES")
-            guard case .created(let created) = try await ledger.createAccount(account) else { throw TestFailure("not created") }
+            guard case .created(let created) = try await ledger.createAccount(account) else {
+                throw TestFailure("not created")
+            }
             #expect(try await ledger.createAccount(account) == .exists(created))
             var other = account
             other.flags = []

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 import Synchronization
 import Testing
@@ -22,7 +22,9 @@ struct LedgerCrashTests {
             ["--port", String(port), "--data-dir", "data", "--access-log", "false"],
             environment: ["KAURI_ADMIN_API_KEY": Self.key], directory: directory)
         for _ in 0..<400 {
-            if ((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains("kauri ready") { return Server(process: process, port: port) }
+            if ((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains("kauri ready") {
+                return Server(process: process, port: port)
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         process.terminate()
@@ -40,12 +42,30 @@ struct LedgerCrashTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
+    static func json(_ object: [String: Any]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// The body of `POST /v1/ledger/transfers` with one single-phase transfer.
+    static func transfer(id: String, from: String, to: String, amount: Int) -> String {
+        Self.json([
+            "transfers": [
+                [
+                    "id": id, "kind": "single", "debit_account_id": from, "credit_account_id": to, "amount": amount,
+                    "currency": "KES", "code": "move",
+                ]
+            ]
+        ])
+    }
+
     static func storedTransferIDs(_ port: Int) async throws -> Set<String> {
         var ids = Set<String>()
         var cursor: String?
         repeat {
             var components = URLComponents(string: "http://127.0.0.1:\(port)/v1/ledger/transfers")!
-            components.queryItems = [URLQueryItem(name: "limit", value: "100")] + (cursor.map { [URLQueryItem(name: "cursor", value: $0)] } ?? [])
+            components.queryItems =
+                [URLQueryItem(name: "limit", value: "100")]
+                + (cursor.map { [URLQueryItem(name: "cursor", value: $0)] } ?? [])
             var request = URLRequest(url: components.url!)
             request.setValue("Bearer \(Self.key)", forHTTPHeaderField: "Authorization")
             let (data, _) = try await URLSession.shared.data(for: request)
@@ -63,15 +83,19 @@ struct LedgerCrashTests {
         try await CLITests.withDirectory { directory in
             var server = try await Self.start(directory)
             let accounts = (0..<10).map { "acct\($0)" }
-            _ = try await Self.post(server.port, "/v1/ledger/accounts", #"{"id":"bank","currency":"KES","code":"external_funding"}"#)
+            _ = try await Self.post(
+                server.port, "/v1/ledger/accounts", #"{"id":"bank","currency":"KES","code":"external_funding"}"#)
             for account in accounts {
                 let (status, _) = try await Self.post(
                     server.port, "/v1/ledger/accounts",
-                    #"{"id":"\#(account)","currency":"KES","code":"seller_payable","flags":["debits_must_not_exceed_credits"]}"#)
+                    Self.json([
+                        "id": account, "currency": "KES", "code": "seller_payable",
+                        "flags": ["debits_must_not_exceed_credits"],
+                    ]))
                 #expect(status == 201)
                 let (funded, _) = try await Self.post(
                     server.port, "/v1/ledger/transfers",
-                    #"{"transfers":[{"id":"fund-\#(account)","kind":"single","debit_account_id":"bank","credit_account_id":"\#(account)","amount":100000,"currency":"KES","code":"funding"}]}"#)
+                    Self.transfer(id: "fund-\(account)", from: "bank", to: account, amount: 100_000))
                 #expect(funded == 201)
             }
             let acknowledged = Acknowledged()
@@ -87,8 +111,10 @@ struct LedgerCrashTests {
                                     let from = accounts.randomElement(using: &random)!
                                     let to = accounts.filter { $0 != from }.randomElement(using: &random)!
                                     let id = "c\(cycle)-\(client)-\(step)"
-                                    let body = #"{"transfers":[{"id":"\#(id)","kind":"single","debit_account_id":"\#(from)","credit_account_id":"\#(to)","amount":\#(Int.random(in: 1...5_000)),"currency":"KES","code":"move"}]}"#
-                                    guard let (status, _) = try? await Self.post(port, "/v1/ledger/transfers", body) else { return }
+                                    let body = Self.transfer(
+                                        id: id, from: from, to: to, amount: Int.random(in: 1...5_000, using: &random))
+                                    guard let (status, _) = try? await Self.post(port, "/v1/ledger/transfers", body)
+                                    else { return }
                                     if status == 201 { acknowledged.insert(id) }
                                 }
                             }

@@ -92,22 +92,32 @@ struct KauriLedgerBench: AsyncParsableCommand {
                         switch scenario {
                         case .baseline:
                             try await database.transaction { connection in
-                                try await connection.raw("INSERT INTO bench_rows (id, amount) VALUES (\(bind: id), \(bind: Int64(1)))").run()
+                                try await connection.raw(
+                                    "INSERT INTO bench_rows (id, amount) VALUES (\(bind: id), \(bind: Int64(1)))"
+                                ).run()
                             }
                         case .single, .group:
                             let debit = accountIDs[Int(random.next() % UInt64(accountCount))]
                             var credit = accountIDs[Int(random.next() % UInt64(accountCount))]
-                            if credit == debit { credit = accountIDs[(Int(random.next() % UInt64(accountCount - 1)) + 1 + Int(debit.rawValue.dropFirst(5))!) % accountCount] }
+                            if credit == debit {
+                                credit =
+                                    accountIDs[
+                                        (Int(random.next() % UInt64(accountCount - 1)) + 1 + Int(
+                                            debit.rawValue.dropFirst(5))!) % accountCount]
+                            }
                             let result = try await ledger.submit(
                                 NewTransfer(
                                     id: LedgerTransfer.ID(id)!,
-                                    operation: .single(debit: debit, credit: credit, amount: Money(minorUnits: 100, currency: .kes)),
+                                    operation: .single(
+                                        debit: debit, credit: credit, amount: Money(minorUnits: 100, currency: .kes)),
                                     code: "bench"))
                             if result.transfer == nil { failures.failures.add(1, ordering: .relaxed) }
                         }
                         if recording.recording.load(ordering: .relaxed) {
                             let elapsed = clock.now - begin
-                            let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+                            let micros =
+                                elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds
+                                / 1_000_000_000_000
                             shared.sink.withLock { _ = $0.record(UInt64(max(1, micros))) }
                             counter.counter.add(1, ordering: .relaxed)
                         }
@@ -148,10 +158,13 @@ struct KauriLedgerBench: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let database = try Database(
                 .sqlite(path: directory.appendingPathComponent("ledger.sqlite").path, poolSize: 4), logger: logger)
-            return (database, {
-                await database.shutdown()
-                try? FileManager.default.removeItem(at: directory)
-            })
+            return (
+                database,
+                {
+                    await database.shutdown()
+                    try? FileManager.default.removeItem(at: directory)
+                }
+            )
         case .postgres:
             guard let url = ProcessInfo.processInfo.environment["POSTGRES_URL"] else {
                 throw ValidationError("set POSTGRES_URL to benchmark PostgreSQL")
@@ -161,11 +174,16 @@ struct KauriLedgerBench: AsyncParsableCommand {
             try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
             let database = try Database(
                 .postgres(url: Secret(url), poolSize: poolSize, searchPath: [schema]), logger: logger)
-            return (database, {
-                await database.shutdown()
-                try? await admin.withConnection { try await $0.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }
-                await admin.shutdown()
-            })
+            return (
+                database,
+                {
+                    await database.shutdown()
+                    try? await admin.withConnection {
+                        try await $0.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run()
+                    }
+                    await admin.shutdown()
+                }
+            )
         }
     }
 }
