@@ -203,11 +203,15 @@ public final class Ledger: Sendable {
 
     /// The balances of an account with the `history` flag as they were at `time` (zero before its first transfer).
     public func balances(of accountID: LedgerAccount.ID, asOf time: Timestamp) async throws -> LedgerAccount.Balances? {
-        try await self.database.withConnection { connection in
-            let account = try await LedgerStore.accounts(
-                ids: [accountID.rawValue], lock: false, kind: self.database.kind, on: connection)[accountID]
-            guard let account, account.flags.contains(.history) else { return nil }
-            return try await LedgerStore.balances(accountID: accountID, asOf: time, on: connection)
+        guard let account = try await self.account(accountID) else { return nil }
+        return try await self.balances(of: account, asOf: time)
+    }
+
+    /// The balances of an already loaded account as they were at `time`; nil unless it has the `history` flag.
+    public func balances(of account: LedgerAccount, asOf time: Timestamp) async throws -> LedgerAccount.Balances? {
+        guard account.flags.contains(.history) else { return nil }
+        return try await self.database.withConnection { connection in
+            try await LedgerStore.balances(accountID: account.id, asOf: time, on: connection)
                 ?? LedgerAccount.Balances()
         }
     }

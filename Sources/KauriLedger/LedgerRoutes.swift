@@ -99,9 +99,7 @@ public struct LedgerRoutes: Sendable {
             guard let time = Timestamp(rfc3339: String(text)) else {
                 throw APIError(.invalidQuery, detail: "as_of must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
             }
-            guard account.flags.contains(.history),
-                let balances = try await self.ledger.balances(of: id, asOf: time)
-            else {
+            guard let balances = try await self.ledger.balances(of: account, asOf: time) else {
                 throw APIError(.invalidQuery, detail: "as_of needs an account created with the history flag")
             }
             return AccountResponse(account, balances: balances, asOf: time)
