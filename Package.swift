@@ -13,6 +13,9 @@ let package = Package(
         .library(name: "KauriDatabase", targets: ["KauriDatabase"]),
         .library(name: "KauriHTTP", targets: ["KauriHTTP"]),
         .library(name: "KauriLedger", targets: ["KauriLedger"]),
+        .library(name: "KauriMessaging", targets: ["KauriMessaging"]),
+        .library(name: "KauriIdentity", targets: ["KauriIdentity"]),
+        .library(name: "KauriSandbox", targets: ["KauriSandbox"]),
         .library(name: "KauriServer", targets: ["KauriServer"]),
     ],
     dependencies: [
@@ -29,6 +32,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -50,6 +58,7 @@ let package = Package(
             dependencies: [
                 "KauriCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -67,13 +76,61 @@ let package = Package(
             ]
         ),
         .target(
+            name: "KauriMessaging",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
+            name: "KauriIdentity",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                "KauriMessaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/common-passwords.txt")]
+        ),
+        .target(
+            name: "KauriSandbox",
+            dependencies: [
+                "KauriCore",
+                "KauriHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "KauriServer",
             dependencies: [
                 "KauriCore",
                 "KauriDatabase",
                 "KauriHTTP",
                 "KauriLedger",
+                "KauriMessaging",
+                "KauriIdentity",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -85,6 +142,7 @@ let package = Package(
             name: "kauri",
             dependencies: [
                 "KauriServer",
+                "KauriIdentity",
                 "KauriDatabase",
                 "KauriCore",
                 "KauriLedger",
@@ -162,9 +220,41 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KauriMessagingTests",
+            dependencies: [
+                "KauriMessaging",
+                "KauriSandbox",
+                "KauriTestSupport",
+                "KauriDatabase",
+                "KauriCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "KauriIdentityTests",
+            dependencies: [
+                "KauriIdentity",
+                "KauriHTTP",
+                "KauriCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "KauriServerTests",
             dependencies: [
                 "KauriServer",
+                "KauriIdentity",
+                "KauriMessaging",
+                "KauriSandbox",
                 "KauriDatabase",
                 "KauriLedger",
                 "KauriHTTP",

@@ -12,6 +12,8 @@ public struct AppRequestContext: RequestContext {
     public var maxUploadSize: Int
     /// Who is calling, once an authenticator recognised the request's credentials.
     public var caller: Caller?
+    /// The peer's IP address (the TCP connection's remote end), for per-client limits.
+    public var clientAddress: String?
 
     /// Creates the context for a new request.
     public init(source: ApplicationRequestContextSource) {
@@ -19,6 +21,7 @@ public struct AppRequestContext: RequestContext {
         self.requestID = ""
         self.maxUploadSize = Limits().requestBodyBytesMax
         self.caller = nil
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Decodes JSON bodies, insisting on a JSON content type and turning failures into problem details.

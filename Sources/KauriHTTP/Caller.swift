@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdAuth
 import KauriCore
 
 /// Who is making a request, once an authenticator recognised its credentials.
@@ -7,16 +8,25 @@ public struct Caller: Sendable, Hashable {
     public var ownerReference: String
     /// What the caller may do.
     public var roles: Set<Role>
+    /// When the caller's free trial ends; after it, routes for paid accounts answer 402. Nil: no trial limit.
+    public var trialEndsAt: Timestamp?
+    /// The session an access token belongs to (nil for the admin API key).
+    public var sessionID: String?
 
     /// Describes a caller.
-    public init(ownerReference: String, roles: Set<Role>) {
+    public init(ownerReference: String, roles: Set<Role>, trialEndsAt: Timestamp? = nil, sessionID: String? = nil) {
         self.ownerReference = ownerReference
         self.roles = roles
+        self.trialEndsAt = trialEndsAt
+        self.sessionID = sessionID
     }
 
     /// The operator, authenticated by the admin API key.
     public static let platformAdmin = Caller(ownerReference: "platform", roles: [.admin])
 }
+
+/// Callers carry roles, so hummingbird-auth's `RolePolicy` and its combinators apply to them.
+extension Caller: RoleProviding {}
 
 /// A role; routes require roles through `AppRequestContext.requireRole(_:)`.
 public struct Role: RawRepresentable, Hashable, Sendable, Codable {

@@ -3,7 +3,11 @@ import Hummingbird
 import KauriCore
 import KauriDatabase
 import KauriHTTP
+import KauriIdentity
 import KauriLedger
+import KauriMessaging
+import NIOCore
+import NIOPosix
 import Logging
 import Metrics
 import Prometheus
@@ -26,6 +30,16 @@ public struct AppDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry
     /// The ledger, over `database`.
     public var ledger: Ledger
+    /// The transactional outbox for SMS and email.
+    public var outbox: Outbox
+    /// Delivers SMS.
+    public var sms: any SmsSender
+    /// Delivers email.
+    public var email: any EmailSender
+    /// Sign-in, sessions and profiles.
+    public var identity: Identity
+    /// How the outbox delivery service paces itself.
+    public var outboxDelivery: OutboxDeliveryService.Configuration
 
     /// Collects the dependencies; the clock, ids and metrics default to real ones.
     public init(
@@ -36,7 +50,13 @@ public struct AppDependencies: Sendable {
         clock: any WallClock = SystemClock(),
         ids: IDGenerator? = nil,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        ledger: Ledger? = nil
+        ledger: Ledger? = nil,
+        identityKeys: IdentityKeys? = nil,
+        identityConfiguration: IdentityConfiguration? = nil,
+        bcryptCost: UInt8 = 12,
+        sms: (any SmsSender)? = nil,
+        email: (any EmailSender)? = nil,
+        outboxDelivery: OutboxDeliveryService.Configuration = .init()
     ) {
         self.settings = settings
         self.database = database
@@ -46,11 +66,54 @@ public struct AppDependencies: Sendable {
         self.ids = ids ?? IDGenerator(clock: clock)
         self.metrics = metrics
         self.ledger = ledger ?? Ledger(database: database, clock: clock, logger: logger)
+        let keys = identityKeys ?? IdentityKeys(settings: settings) ?? .generate()
+        self.outbox = Outbox(
+            sealer: SecretBox(key: keys.authSecret.key(for: "kauri.messaging.outbox-body")), ids: self.ids,
+            clock: clock)
+        let sink = DevSink(database: database, ids: self.ids, clock: clock)
+        self.sms = sms ?? sink
+        self.email = email ?? sink
+        self.outboxDelivery = outboxDelivery
+        var configuration = identityConfiguration ?? IdentityConfiguration()
+        if identityConfiguration == nil {
+            configuration.publicURL = settings.publicURL
+            configuration.bootstrapAdmins = settings.admins
+        }
+        self.identity = Identity(
+            database: database, outbox: self.outbox, keys: keys,
+            passwords: PasswordHasher(cost: bcryptCost, threadPool: PasswordHashingPool.shared), clock: clock,
+            ids: self.ids, logger: logger, configuration: configuration)
     }
 }
 
+extension IdentityKeys {
+    /// The keys the settings name, or nil when either is missing.
+    init?(settings: ServerSettings) {
+        guard let seed = settings.jwtSigningKey?.value, let secret = settings.authSecret?.value,
+            let signingKey = try? SigningKey(base64Seed: seed), let authSecret = try? AuthSecret(base64: secret)
+        else { return nil }
+        self.init(
+            signingKey: signingKey,
+            verificationKeys: settings.jwtVerificationKeys.compactMap { try? SigningKey(base64Seed: $0.value) },
+            authSecret: authSecret)
+    }
+}
+
+extension SecretBox: MessageSealer {}
+
+/// The threads bcrypt runs on: one fewer than the cores (at least one), so sign-ins in progress never take every
+/// core from the event loops.
+enum PasswordHashingPool {
+    static let shared: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: max(1, System.coreCount - 1))
+        pool.start()
+        return pool
+    }()
+}
+
 /// The migrations of every module, in dependency order. Modules append theirs as they arrive.
-public let allMigrations: [Migration] = PlatformMigrations.all + LedgerMigrations.all
+public let allMigrations: [Migration] =
+    PlatformMigrations.all + LedgerMigrations.all + MessagingMigrations.all + IdentityMigrations.all
 
 /// The Kauri version reported by the OpenAPI document and the CLI.
 public let kauriVersion = "0.1.0"
@@ -78,7 +141,16 @@ public func buildApplication(
             ids: dependencies.ids,
             accessLogger: dependencies.accessLogger,
             metricsFactory: metricsFactory))
+    if let limit = settings.rateLimit {
+        router.add(middleware: RateLimitMiddleware(limiter: TokenBucketLimiter(limit: limit, clock: dependencies.clock)))
+    }
+    if let limit = settings.authRateLimit {
+        router.add(
+            middleware: RateLimitMiddleware(
+                limiter: TokenBucketLimiter(limit: limit, clock: dependencies.clock), pathPrefixes: ["/v1/auth/"]))
+    }
     router.add(middleware: AdminKeyAuthenticator(key: settings.adminAPIKey?.value))
+    router.add(middleware: AccessTokenAuthenticator(identity: dependencies.identity))
 
     let openAPI = OpenAPIHolder()
     PlatformRoutes(
@@ -86,6 +158,10 @@ public func buildApplication(
         readinessTimeoutMilliseconds: settings.limits.readinessTimeoutMilliseconds, openAPI: openAPI
     ).addRoutes(to: api)
     LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
+    IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
+    if settings.mode == .sandbox {
+        DevMessagesRoutes(database: dependencies.database, limits: settings.limits).addRoutes(to: api)
+    }
     configureRoutes(api)
 
     do {
@@ -99,7 +175,13 @@ public func buildApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(settings.host, port: settings.port),
             serverName: nil),
-        services: [PendingExpiryService(ledger: dependencies.ledger, logger: dependencies.logger)],
+        services: [
+            PendingExpiryService(ledger: dependencies.ledger, logger: dependencies.logger),
+            OutboxDeliveryService(
+                outbox: dependencies.outbox, database: dependencies.database, sms: dependencies.sms,
+                email: dependencies.email, clock: dependencies.clock, logger: dependencies.logger,
+                configuration: dependencies.outboxDelivery),
+        ],
         onServerRunning: { channel in
             let address = channel.localAddress
             let port = address?.port ?? settings.port

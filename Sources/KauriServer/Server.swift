@@ -51,15 +51,11 @@ public enum Server {
     public static func serve(_ settings: ServerSettings, logger: Logger, accessLogger: Logger) async throws {
         var settings = settings
         let database = try await Self.openDatabase(settings, logger: logger)
-        if settings.adminAPIKey == nil && settings.mode == .sandbox {
-            do {
-                settings.adminAPIKey = try AdminKeyFile.loadOrCreate(path: settings.adminAPIKeyPath, logger: logger)
-            } catch {
-                await database.shutdown()
-                throw error
-            }
-        } else if settings.adminAPIKey == nil {
-            logger.warning("no KAURI_ADMIN_API_KEY: admin routes answer 401")
+        do {
+            try Self.fillSandboxSecrets(&settings, logger: logger)
+        } catch {
+            await database.shutdown()
+            throw error
         }
         let app = buildApplication(
             AppDependencies(settings: settings, database: database, logger: logger, accessLogger: accessLogger))
@@ -72,6 +68,28 @@ public enum Server {
         }
         await database.shutdown()
         logger.info("kauri stopped")
+    }
+
+    /// In sandbox mode, keys that are not configured are generated once into the data directory; in live mode
+    /// the signing key and server secret are required.
+    static func fillSandboxSecrets(_ settings: inout ServerSettings, logger: Logger) throws {
+        guard settings.mode == .sandbox else {
+            if settings.adminAPIKey == nil { logger.warning("no KAURI_ADMIN_API_KEY: admin routes answer 401") }
+            guard settings.jwtSigningKey != nil, settings.authSecret != nil else {
+                throw StartupError(
+                    description: "live mode needs KAURI_JWT_SIGNING_KEY and KAURI_AUTH_SECRET (`kauri keys` makes them)")
+            }
+            return
+        }
+        if settings.adminAPIKey == nil {
+            settings.adminAPIKey = try SandboxSecretFile.adminKey(path: settings.adminAPIKeyPath, logger: logger)
+        }
+        if settings.jwtSigningKey == nil {
+            settings.jwtSigningKey = try SandboxSecretFile.signingKey(path: settings.jwtSigningKeyPath, logger: logger)
+        }
+        if settings.authSecret == nil {
+            settings.authSecret = try SandboxSecretFile.authSecret(path: settings.authSecretPath, logger: logger)
+        }
     }
 
     /// The service group that runs the application: SIGTERM and SIGINT start a graceful shutdown in which the

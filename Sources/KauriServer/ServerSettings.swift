@@ -1,5 +1,6 @@
 import KauriCore
 import KauriDatabase
+import KauriHTTP
 import Logging
 
 /// Everything `kauri serve` can be told, after parsing and validation.
@@ -35,6 +36,22 @@ public struct ServerSettings: Sendable {
     /// The operator's API key (`Authorization: Bearer …`) for admin routes; in sandbox mode, generated into the
     /// data directory when not set.
     public var adminAPIKey: Secret<String>?
+    /// The web app's base URL, for links in emails.
+    public var publicURL: String?
+    /// The Ed25519 seed (base64) that signs access tokens; generated into the data directory in sandbox mode.
+    public var jwtSigningKey: Secret<String>?
+    /// Older signing keys still accepted for verification.
+    public var jwtVerificationKeys: [Secret<String>] = []
+    /// The server secret (base64, ≥ 32 bytes); generated into the data directory in sandbox mode.
+    public var authSecret: Secret<String>?
+    /// Emails and phone numbers that get the admin role at sign-up.
+    public var admins: Set<String> = []
+    /// Requests per client address; nil: no limit.
+    public var rateLimit: RateLimit? = RateLimit(parsing: "1200/minute")
+    /// Requests to `/v1/auth/` per client address; nil: no limit.
+    public var authRateLimit: RateLimit? = RateLimit(parsing: "60/minute")
+    /// Where SMS and email go.
+    public var messaging = MessagingSettings()
 
     /// The defaults: SQLite under `./.kauri`, sandbox mode, 127.0.0.1:8080.
     public init(
@@ -66,6 +83,12 @@ public struct ServerSettings: Sendable {
     /// The path of the admin API key generated in sandbox mode.
     public var adminAPIKeyPath: String { self.dataDirectory + "/admin-api-key" }
 
+    /// The path of the access-token key generated in sandbox mode.
+    public var jwtSigningKeyPath: String { self.dataDirectory + "/jwt-signing-key" }
+
+    /// The path of the server secret generated in sandbox mode.
+    public var authSecretPath: String { self.dataDirectory + "/auth-secret" }
+
     /// The path of the SQLite file used when no PostgreSQL URL is set.
     public var sqlitePath: String { self.dataDirectory + "/kauri.sqlite" }
 
@@ -76,4 +99,41 @@ public struct ServerSettings: Sendable {
         }
         return .sqlite(path: self.sqlitePath, poolSize: self.databasePoolSize)
     }
+}
+
+/// Which providers deliver SMS and email, with their credentials.
+public struct MessagingSettings: Sendable {
+    /// SMS providers.
+    public enum SmsProvider: String, Sendable, CaseIterable {
+        case devSink = "dev_sink", hubtel, twilio, africastalking
+    }
+
+    /// Email providers.
+    public enum EmailProvider: String, Sendable, CaseIterable {
+        case devSink = "dev_sink", resend, smtp
+    }
+
+    /// The SMS provider; nil: the dev sink in sandbox mode, an error in live mode.
+    public var smsProvider: SmsProvider?
+    /// Hubtel client id, Twilio account SID, or Africa's Talking username.
+    public var smsUsername: String?
+    /// Hubtel client secret, Twilio auth token, or Africa's Talking API key.
+    public var smsAPIKey: Secret<String>?
+    /// Sender id or number.
+    public var smsSender: String?
+    /// Override of the provider's base URL.
+    public var smsBaseURL: String?
+    /// The email provider; nil: the dev sink in sandbox mode, an error in live mode.
+    public var emailProvider: EmailProvider?
+    /// The From address.
+    public var emailFrom: String?
+    /// Resend's API key.
+    public var resendAPIKey: Secret<String>?
+    /// Override of Resend's base URL.
+    public var resendBaseURL: String?
+    /// `smtp://user:pass@host:port` and friends.
+    public var smtpURL: Secret<String>?
+
+    /// Nothing configured: the dev sink in sandbox mode.
+    public init() {}
 }

@@ -75,10 +75,92 @@ public struct Setting: Sendable, Hashable {
         defaultDescription: "(sandbox: generated into <data-dir>/admin-api-key; live: admin API off)", isSecret: true,
         help: "Bearer key for admin routes (/v1/ledger/…), at least 32 characters. Prefer the environment variable.")
 
+    /// The public web address (links in emails).
+    public static let publicURL = Setting(
+        flag: "public-url", environmentVariable: "KAURI_PUBLIC_URL", kind: .string,
+        defaultDescription: "(none: emails carry the bare token)", isSecret: false,
+        help: "Base URL of the web app, used in email links: <url>/verify-email?token=…, <url>/reset-password?token=….")
+    /// The access-token signing key.
+    public static let jwtSigningKey = Setting(
+        flag: "jwt-signing-key", environmentVariable: "KAURI_JWT_SIGNING_KEY", kind: .string,
+        defaultDescription: "(sandbox: generated into <data-dir>/jwt-signing-key; live: required)", isSecret: true,
+        help: "Ed25519 private key seed (32 bytes, base64) that signs access tokens. `kauri keys` prints a new one.")
+    /// The previous signing keys.
+    public static let jwtVerificationKeys = Setting(
+        flag: "jwt-previous-keys", environmentVariable: "KAURI_JWT_PREVIOUS_KEYS", kind: .list,
+        defaultDescription: "(none)", isSecret: true,
+        help: "Comma-separated older signing keys whose tokens still verify, for key rotation.")
+    /// The server secret.
+    public static let authSecret = Setting(
+        flag: "auth-secret", environmentVariable: "KAURI_AUTH_SECRET", kind: .string,
+        defaultDescription: "(sandbox: generated into <data-dir>/auth-secret; live: required)", isSecret: true,
+        help: "At least 32 random bytes, base64: keys the MACs of one-time codes and tokens and seals TOTP secrets.")
+    /// Bootstrap admins.
+    public static let admins = Setting(
+        flag: "admins", environmentVariable: "KAURI_ADMINS", kind: .list, defaultDescription: "(none)",
+        isSecret: false,
+        help: "Email addresses and E.164 phone numbers that get the admin role when they first sign up.")
+    /// General rate limit.
+    public static let rateLimit = Setting(
+        flag: "rate-limit", environmentVariable: "KAURI_RATE_LIMIT", kind: .string, defaultDescription: "1200/minute",
+        isSecret: false, help: "Requests per client address (token bucket): <count>/<second|minute|hour>; off to disable.")
+    /// Sign-in rate limit.
+    public static let authRateLimit = Setting(
+        flag: "auth-rate-limit", environmentVariable: "KAURI_AUTH_RATE_LIMIT", kind: .string,
+        defaultDescription: "60/minute", isSecret: false,
+        help: "Requests to /v1/auth/ per client address, on top of the general limit; off to disable.")
+    /// SMS provider.
+    public static let smsProvider = Setting(
+        flag: "sms-provider", environmentVariable: "KAURI_SMS_PROVIDER", kind: .string,
+        defaultDescription: "dev_sink (sandbox); required in live mode", isSecret: false,
+        help: "dev_sink, hubtel, twilio or africastalking.")
+    /// SMS account.
+    public static let smsUsername = Setting(
+        flag: "sms-username", environmentVariable: "KAURI_SMS_USERNAME", kind: .string, defaultDescription: "(none)",
+        isSecret: false,
+        help: "Hubtel client id, Twilio account SID, or Africa's Talking username.")
+    /// SMS secret.
+    public static let smsAPIKey = Setting(
+        flag: "sms-api-key", environmentVariable: "KAURI_SMS_API_KEY", kind: .string, defaultDescription: "(none)",
+        isSecret: true, help: "Hubtel client secret, Twilio auth token, or Africa's Talking API key.")
+    /// SMS sender.
+    public static let smsSender = Setting(
+        flag: "sms-sender", environmentVariable: "KAURI_SMS_SENDER", kind: .string, defaultDescription: "(none)",
+        isSecret: false, help: "Sender id (≤ 11 characters) or number (Twilio: required).")
+    /// SMS base URL.
+    public static let smsBaseURL = Setting(
+        flag: "sms-base-url", environmentVariable: "KAURI_SMS_BASE_URL", kind: .string,
+        defaultDescription: "(the provider's)", isSecret: false,
+        help: "Override the provider's API base URL (e.g. a simulator from KauriSandbox).")
+    /// Email provider.
+    public static let emailProvider = Setting(
+        flag: "email-provider", environmentVariable: "KAURI_EMAIL_PROVIDER", kind: .string,
+        defaultDescription: "dev_sink (sandbox); required in live mode", isSecret: false,
+        help: "dev_sink, resend or smtp.")
+    /// Email sender.
+    public static let emailFrom = Setting(
+        flag: "email-from", environmentVariable: "KAURI_EMAIL_FROM", kind: .string, defaultDescription: "(none)",
+        isSecret: false, help: "The From address, e.g. Kauri <no-reply@shop.example>.")
+    /// Resend key.
+    public static let resendAPIKey = Setting(
+        flag: "resend-api-key", environmentVariable: "KAURI_RESEND_API_KEY", kind: .string,
+        defaultDescription: "(none)", isSecret: true, help: "Resend API key (email provider resend).")
+    /// Resend base URL.
+    public static let resendBaseURL = Setting(
+        flag: "resend-base-url", environmentVariable: "KAURI_RESEND_BASE_URL", kind: .string,
+        defaultDescription: "https://api.resend.com", isSecret: false, help: "Override Resend's API base URL.")
+    /// SMTP server.
+    public static let smtpURL = Setting(
+        flag: "smtp-url", environmentVariable: "KAURI_SMTP_URL", kind: .string, defaultDescription: "(none)",
+        isSecret: true,
+        help: "smtp://user:pass@host:587 (STARTTLS required), smtps://…:465 (TLS), or smtp+insecure://host:25 (no TLS).")
+
     /// Every setting of `kauri serve`, in help order.
     public static let all: [Setting] = [
         .host, .port, .dataDirectory, .databaseURL, .databasePoolSize, .mode, .corsAllowedOrigins,
-        .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds, .adminAPIKey,
+        .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds, .adminAPIKey, .publicURL, .jwtSigningKey,
+        .jwtVerificationKeys, .authSecret, .admins, .rateLimit, .authRateLimit, .smsProvider, .smsUsername, .smsAPIKey,
+        .smsSender, .smsBaseURL, .emailProvider, .emailFrom, .resendAPIKey, .resendBaseURL, .smtpURL,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

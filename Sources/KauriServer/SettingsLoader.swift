@@ -1,6 +1,8 @@
 import Foundation
 import Configuration
 import KauriCore
+import KauriHTTP
+import KauriIdentity
 import Logging
 import SystemPackage
 
@@ -126,7 +128,109 @@ public enum SettingsLoader {
             }
             settings.adminAPIKey = Secret(key)
         }
+        try Self.loadIdentity(reader, into: &settings)
+        try Self.loadMessaging(reader, into: &settings)
         return settings
+    }
+
+    private static func loadIdentity(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+        if let url = try Self.read(.publicURL, reader, { try $0.requiredString(forKey: $1) }), !url.isEmpty {
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw SettingsError(setting: .publicURL, reason: "must be an http(s):// URL")
+            }
+            settings.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        if let key = try Self.read(.jwtSigningKey, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
+            !key.isEmpty
+        {
+            guard (try? SigningKey(base64Seed: key)) != nil else {
+                throw SettingsError(setting: .jwtSigningKey, reason: "must be a 32-byte Ed25519 seed in base64")
+            }
+            settings.jwtSigningKey = Secret(key)
+        }
+        if let keys = try Self.read(
+            .jwtVerificationKeys, reader, { try $0.requiredStringArray(forKey: $1, isSecret: true) })
+        {
+            let trimmed = keys.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for key in trimmed where (try? SigningKey(base64Seed: key)) == nil {
+                throw SettingsError(setting: .jwtVerificationKeys, reason: "each must be a 32-byte Ed25519 seed in base64")
+            }
+            settings.jwtVerificationKeys = trimmed.map(Secret.init)
+        }
+        if let secret = try Self.read(.authSecret, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
+            !secret.isEmpty
+        {
+            guard (try? AuthSecret(base64: secret)) != nil else {
+                throw SettingsError(setting: .authSecret, reason: "must be at least 32 random bytes in base64")
+            }
+            settings.authSecret = Secret(secret)
+        }
+        if let admins = try Self.read(.admins, reader, { try $0.requiredStringArray(forKey: $1) }) {
+            var normalized = Set<String>()
+            for admin in admins.map({ $0.trimmingCharacters(in: .whitespaces) }) where !admin.isEmpty {
+                if let email = EmailAddress(admin) {
+                    normalized.insert(email.normalized)
+                } else if let phone = try? PhoneNumber(parsing: admin) {
+                    normalized.insert(phone.e164)
+                } else {
+                    throw SettingsError(setting: .admins, reason: "'\(admin)' is neither an email address nor a phone number")
+                }
+            }
+            settings.admins = normalized
+        }
+        for setting in [Setting.rateLimit, .authRateLimit] {
+            guard let text = try Self.read(setting, reader, { try $0.requiredString(forKey: $1) }) else { continue }
+            var limit: RateLimit?
+            if text != "off" {
+                guard let parsed = RateLimit(parsing: text) else {
+                    throw SettingsError(setting: setting, reason: "must be <count>/<second|minute|hour> or off")
+                }
+                limit = parsed
+            }
+            if setting == .rateLimit { settings.rateLimit = limit } else { settings.authRateLimit = limit }
+        }
+    }
+
+    private static func loadMessaging(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+        var messaging = MessagingSettings()
+        if let text = try Self.read(.smsProvider, reader, { try $0.requiredString(forKey: $1) }), !text.isEmpty {
+            guard let provider = MessagingSettings.SmsProvider(rawValue: text) else {
+                throw SettingsError(setting: .smsProvider, reason: "must be dev_sink, hubtel, twilio or africastalking")
+            }
+            messaging.smsProvider = provider
+        }
+        messaging.smsUsername = try Self.read(.smsUsername, reader, { try $0.requiredString(forKey: $1) })
+        messaging.smsAPIKey = try Self.read(.smsAPIKey, reader, { try $0.requiredString(forKey: $1, isSecret: true) })
+            .map(Secret.init)
+        messaging.smsSender = try Self.read(.smsSender, reader, { try $0.requiredString(forKey: $1) })
+        messaging.smsBaseURL = try Self.read(.smsBaseURL, reader, { try $0.requiredString(forKey: $1) })
+        if let text = try Self.read(.emailProvider, reader, { try $0.requiredString(forKey: $1) }), !text.isEmpty {
+            guard let provider = MessagingSettings.EmailProvider(rawValue: text) else {
+                throw SettingsError(setting: .emailProvider, reason: "must be dev_sink, resend or smtp")
+            }
+            messaging.emailProvider = provider
+        }
+        messaging.emailFrom = try Self.read(.emailFrom, reader, { try $0.requiredString(forKey: $1) })
+        messaging.resendAPIKey = try Self.read(
+            .resendAPIKey, reader, { try $0.requiredString(forKey: $1, isSecret: true) }
+        ).map(Secret.init)
+        messaging.resendBaseURL = try Self.read(.resendBaseURL, reader, { try $0.requiredString(forKey: $1) })
+        messaging.smtpURL = try Self.read(.smtpURL, reader, { try $0.requiredString(forKey: $1, isSecret: true) })
+            .map(Secret.init)
+        for (setting, url) in [(Setting.smsBaseURL, messaging.smsBaseURL), (.resendBaseURL, messaging.resendBaseURL)] {
+            if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+                throw SettingsError(setting: setting, reason: "must be an http(s):// URL")
+            }
+        }
+        if settings.mode == .live {
+            if (messaging.smsProvider ?? .devSink) == .devSink {
+                throw SettingsError(setting: .smsProvider, reason: "live mode needs a real SMS provider")
+            }
+            if (messaging.emailProvider ?? .devSink) == .devSink {
+                throw SettingsError(setting: .emailProvider, reason: "live mode needs a real email provider")
+            }
+        }
+        settings.messaging = messaging
     }
 
     /// Reads one setting: nil when no source sets it, the typed value when one does, and an error naming the

@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import KauriCore
 import KauriDatabase
+import KauriIdentity
 import KauriLedger
 import KauriServer
 import Logging
@@ -14,7 +15,7 @@ struct Kauri: AsyncParsableCommand {
         commandName: "kauri",
         abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
         version: kauriVersion,
-        subcommands: [Serve.self, Migrate.self, LedgerCommand.self],
+        subcommands: [Serve.self, Migrate.self, LedgerCommand.self, Keys.self],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
@@ -91,6 +92,57 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("admin-api-key"), help: ArgumentHelp(Self.help(.adminAPIKey), valueName: "key"))
     var adminAPIKey: String?
 
+    @Option(name: .customLong("public-url"), help: ArgumentHelp(Self.help(.publicURL), valueName: "url"))
+    var publicURL: String?
+
+    @Option(name: .customLong("jwt-signing-key"), help: ArgumentHelp(Self.help(.jwtSigningKey), valueName: "key"))
+    var jwtSigningKey: String?
+
+    @Option(name: .customLong("jwt-previous-keys"), help: ArgumentHelp(Self.help(.jwtVerificationKeys), valueName: "keys"))
+    var jwtVerificationKeys: String?
+
+    @Option(name: .customLong("auth-secret"), help: ArgumentHelp(Self.help(.authSecret), valueName: "secret"))
+    var authSecret: String?
+
+    @Option(name: .customLong("admins"), help: ArgumentHelp(Self.help(.admins), valueName: "list"))
+    var admins: String?
+
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp(Self.help(.rateLimit), valueName: "limit"))
+    var rateLimit: String?
+
+    @Option(name: .customLong("auth-rate-limit"), help: ArgumentHelp(Self.help(.authRateLimit), valueName: "limit"))
+    var authRateLimit: String?
+
+    @Option(name: .customLong("sms-provider"), help: ArgumentHelp(Self.help(.smsProvider), valueName: "name"))
+    var smsProvider: String?
+
+    @Option(name: .customLong("sms-username"), help: ArgumentHelp(Self.help(.smsUsername), valueName: "name"))
+    var smsUsername: String?
+
+    @Option(name: .customLong("sms-api-key"), help: ArgumentHelp(Self.help(.smsAPIKey), valueName: "key"))
+    var smsAPIKey: String?
+
+    @Option(name: .customLong("sms-sender"), help: ArgumentHelp(Self.help(.smsSender), valueName: "sender"))
+    var smsSender: String?
+
+    @Option(name: .customLong("sms-base-url"), help: ArgumentHelp(Self.help(.smsBaseURL), valueName: "url"))
+    var smsBaseURL: String?
+
+    @Option(name: .customLong("email-provider"), help: ArgumentHelp(Self.help(.emailProvider), valueName: "name"))
+    var emailProvider: String?
+
+    @Option(name: .customLong("email-from"), help: ArgumentHelp(Self.help(.emailFrom), valueName: "address"))
+    var emailFrom: String?
+
+    @Option(name: .customLong("resend-api-key"), help: ArgumentHelp(Self.help(.resendAPIKey), valueName: "key"))
+    var resendAPIKey: String?
+
+    @Option(name: .customLong("resend-base-url"), help: ArgumentHelp(Self.help(.resendBaseURL), valueName: "url"))
+    var resendBaseURL: String?
+
+    @Option(name: .customLong("smtp-url"), help: ArgumentHelp(Self.help(.smtpURL), valueName: "url"))
+    var smtpURL: String?
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -120,6 +172,23 @@ struct SettingOptions: ParsableArguments {
         if let logLevel { flags[.logLevel] = .string(logLevel) }
         if let shutdownGraceSeconds { flags[.shutdownGraceSeconds] = .int(shutdownGraceSeconds) }
         if let adminAPIKey { flags[.adminAPIKey] = .string(adminAPIKey) }
+        if let publicURL { flags[.publicURL] = .string(publicURL) }
+        if let jwtSigningKey { flags[.jwtSigningKey] = .string(jwtSigningKey) }
+        if let jwtVerificationKeys { flags[.jwtVerificationKeys] = .stringArray(jwtVerificationKeys.split(separator: ",").map(String.init)) }
+        if let authSecret { flags[.authSecret] = .string(authSecret) }
+        if let admins { flags[.admins] = .stringArray(admins.split(separator: ",").map(String.init)) }
+        if let rateLimit { flags[.rateLimit] = .string(rateLimit) }
+        if let authRateLimit { flags[.authRateLimit] = .string(authRateLimit) }
+        if let smsProvider { flags[.smsProvider] = .string(smsProvider) }
+        if let smsUsername { flags[.smsUsername] = .string(smsUsername) }
+        if let smsAPIKey { flags[.smsAPIKey] = .string(smsAPIKey) }
+        if let smsSender { flags[.smsSender] = .string(smsSender) }
+        if let smsBaseURL { flags[.smsBaseURL] = .string(smsBaseURL) }
+        if let emailProvider { flags[.emailProvider] = .string(emailProvider) }
+        if let emailFrom { flags[.emailFrom] = .string(emailFrom) }
+        if let resendAPIKey { flags[.resendAPIKey] = .string(resendAPIKey) }
+        if let resendBaseURL { flags[.resendBaseURL] = .string(resendBaseURL) }
+        if let smtpURL { flags[.smtpURL] = .string(smtpURL) }
         let environment = ProcessInfo.processInfo.environment
         return try await SettingsLoader.load(
             flags: flags, environment: environment, configFile: self.config ?? environment["KAURI_CONFIG"])
@@ -223,5 +292,16 @@ struct LedgerCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+/// `kauri keys`: prints a new access-token signing key and server secret for live configuration.
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a new KAURI_JWT_SIGNING_KEY and KAURI_AUTH_SECRET (keep them secret).")
+
+    func run() {
+        print("KAURI_JWT_SIGNING_KEY=\(SigningKey.generate().base64Seed)")
+        print("KAURI_AUTH_SECRET=\(AuthSecret.generate().base64)")
     }
 }
