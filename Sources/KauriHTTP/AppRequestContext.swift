@@ -12,6 +12,9 @@ public struct AppRequestContext: RequestContext {
     public var maxUploadSize: Int
     /// Who is calling, once an authenticator recognised the request's credentials.
     public var caller: Caller?
+    /// Why presented credentials were refused (an expired or forged access token). Routes that need a caller
+    /// answer with it; routes that do not, ignore it.
+    public var authenticationFailure: APIError?
     /// The peer's IP address (the TCP connection's remote end), for per-client limits.
     public var clientAddress: String?
 
@@ -21,6 +24,7 @@ public struct AppRequestContext: RequestContext {
         self.requestID = ""
         self.maxUploadSize = Limits().requestBodyBytesMax
         self.caller = nil
+        self.authenticationFailure = nil
         self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 

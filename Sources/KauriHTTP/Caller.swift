@@ -51,9 +51,10 @@ extension ErrorCode {
 }
 
 extension AppRequestContext {
-    /// The authenticated caller, or 401 `auth.unauthenticated`.
+    /// The authenticated caller, or 401: why the credentials were refused, else `auth.unauthenticated`.
     public func requireCaller() throws(APIError) -> Caller {
         guard let caller = self.caller else {
+            if let failure = self.authenticationFailure { throw failure }
             throw APIError(.unauthenticated, headers: [.wwwAuthenticate: #"Bearer realm="kauri""#])
         }
         return caller

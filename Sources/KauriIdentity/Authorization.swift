@@ -5,8 +5,9 @@ import KauriHTTP
 
 /// Turns `Authorization: Bearer <access token>` into the request's caller.
 ///
-/// JWT-shaped bearer tokens must verify: a forged, expired or revoked one answers 401 with its specific code on
-/// any route. Other bearer values (the admin key, already handled by `AdminKeyAuthenticator`, or a refresh token
+/// A JWT-shaped bearer token that does not verify (forged, expired, revoked) leaves the request anonymous and
+/// records why: routes that need a caller answer 401 with that specific code, public routes (sign-in, refresh)
+/// still work for a client that sends its stale token along. Other bearer values (the admin key, already handled by `AdminKeyAuthenticator`, or a refresh token
 /// sent by mistake) pass through without a caller, so routes that need one answer `auth.unauthenticated`.
 public struct AccessTokenAuthenticator: RouterMiddleware {
     public typealias Context = AppRequestContext
@@ -28,10 +29,14 @@ public struct AccessTokenAuthenticator: RouterMiddleware {
             return try await next(request, context)
         }
         var context = context
-        let (caller, claims) = try await self.identity.authenticate(accessToken: String(token))
-        var withSession = caller
-        withSession.sessionID = claims.sessionID
-        context.caller = withSession
+        do {
+            let (caller, claims) = try await self.identity.authenticate(accessToken: String(token))
+            var withSession = caller
+            withSession.sessionID = claims.sessionID
+            context.caller = withSession
+        } catch let error as APIError {
+            context.authenticationFailure = error
+        }
         return try await next(request, context)
     }
 }

@@ -114,20 +114,21 @@ extension Identity {
     }
 
     /// Rotates a refresh token: the old one stops working and a new pair is returned. Presenting a rotated token
-    /// again revokes the whole session, except an immediate retry (within the grace window, before the successor
-    /// was used), which gets the same successor.
-    public func refresh(_ token: String) async throws -> SignIn {
+    /// again revokes the whole session, except an immediate retry by the same client (same address and user
+    /// agent, within the grace window, before the successor was used), which gets the same successor.
+    public func refresh(_ token: String, client: ClientInfo) async throws -> SignIn {
         guard token.hasPrefix("rt_"), token.utf8.count < 100 else { throw APIError(.tokenInvalid) }
         let now = self.clock.now()
         let hash = self.tokenHash(token)
         let successor = self.successor(of: token)
         let lock = self.database.kind == .postgres ? "FOR UPDATE OF r" : ""
         let grace = UInt64(self.configuration.refreshRetryGraceSeconds) * 1_000
+        let fingerprint = "\(client.address ?? "")|\(client.userAgent ?? "")"
         let outcome: RefreshOutcome = try await self.database.transaction { connection in
             guard
                 let row = try await connection.raw(
                     """
-                    SELECT r.session_id, r.expires_at, r.used_at, s.user_id, s.revoked_at
+                    SELECT r.session_id, r.expires_at, r.used_at, r.used_by, s.user_id, s.revoked_at
                     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
                     WHERE r.token_hash = \(bind: hash) \(unsafeRaw: lock)
                     """
@@ -148,7 +149,8 @@ extension Identity {
                         WHERE token_hash = \(bind: self.tokenHash(successor)) AND used_at IS NULL
                         """
                     ).first() != nil
-                if successorUnused && now.unixMilliseconds <= UInt64(usedAt) + grace,
+                let sameClient = try row.decode(column: "used_by", as: String?.self) == fingerprint
+                if successorUnused && sameClient && now.unixMilliseconds <= UInt64(usedAt) + grace,
                     let user = try await Self.user(userID, on: connection), user.disabledAt == nil
                 {
                     return .rotated(user, session, successor)
@@ -163,7 +165,10 @@ extension Identity {
                 return .failed(APIError(.sessionRevoked))
             }
             try await connection.raw(
-                "UPDATE refresh_tokens SET used_at = \(bind: now.stored) WHERE token_hash = \(bind: hash)"
+                """
+                UPDATE refresh_tokens SET used_at = \(bind: now.stored), used_by = \(bind: fingerprint)
+                WHERE token_hash = \(bind: hash)
+                """
             ).run()
             try await self.storeRefreshToken(successor, session: session, now: now, on: connection)
             let expires = now.adding(seconds: self.configuration.sessionSeconds)

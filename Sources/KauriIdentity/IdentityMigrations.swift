@@ -81,7 +81,8 @@ public enum IdentityMigrations {
                     session_id TEXT NOT NULL REFERENCES sessions (id),
                     created_at BIGINT NOT NULL,
                     expires_at BIGINT NOT NULL,
-                    used_at BIGINT
+                    used_at BIGINT,
+                    used_by TEXT
                 )
                 """,
                 "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)",

@@ -89,7 +89,8 @@ public struct IdentityRoutes: Sendable {
                 responses: [.json(200, "New tokens.", schema: tokens)], errorStatuses: [400, 401, 422])
         ) { request, context in
             let body = try await request.decode(as: RefreshRequest.self, context: context)
-            return TokenResponse(try await self.identity.refresh(body.refreshToken))
+            return TokenResponse(
+                try await self.identity.refresh(body.refreshToken, client: Self.client(request, context)))
         }
 
         api.on(

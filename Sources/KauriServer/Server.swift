@@ -3,6 +3,7 @@ import Hummingbird
 import KauriCore
 import KauriDatabase
 import KauriHTTP
+import KauriMessaging
 import Logging
 import ServiceLifecycle
 
@@ -51,14 +52,20 @@ public enum Server {
     public static func serve(_ settings: ServerSettings, logger: Logger, accessLogger: Logger) async throws {
         var settings = settings
         let database = try await Self.openDatabase(settings, logger: logger)
+        let sms: (any SmsSender)?
+        let email: (any EmailSender)?
         do {
             try Self.fillSandboxSecrets(&settings, logger: logger)
+            sms = try MessagingProviders.sms(settings.messaging, logger: logger)
+            email = try MessagingProviders.email(settings.messaging, logger: logger)
         } catch {
             await database.shutdown()
             throw error
         }
         let app = buildApplication(
-            AppDependencies(settings: settings, database: database, logger: logger, accessLogger: accessLogger))
+            AppDependencies(
+                settings: settings, database: database, logger: logger, accessLogger: accessLogger, sms: sms,
+                email: email))
         let group = Self.makeServiceGroup(app, settings: settings, logger: logger)
         do {
             try await group.run()

@@ -75,9 +75,10 @@ struct IdentityHarness: Sendable {
 
     /// Sends JSON (or nothing) with an optional bearer token and decodes the answer.
     func send(
-        _ method: HTTPRequest.Method, _ uri: String, _ body: [String: Any]? = nil, token: String? = nil
+        _ method: HTTPRequest.Method, _ uri: String, _ body: [String: Any]? = nil, token: String? = nil,
+        headers extra: HTTPFields = [:]
     ) async throws -> Reply {
-        var headers: HTTPFields = [:]
+        var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
         var buffer: ByteBuffer?
         if let body {
