@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "kauri-load", targets: ["KauriLoad"]),
         .executable(name: "kauri-hello", targets: ["KauriHello"]),
         .executable(name: "kauri-ledger-bench", targets: ["KauriLedgerBench"]),
+        .executable(name: "kauri-identity-bench", targets: ["KauriIdentityBench"]),
         .library(name: "KauriCore", targets: ["KauriCore"]),
         .library(name: "KauriDatabase", targets: ["KauriDatabase"]),
         .library(name: "KauriHTTP", targets: ["KauriHTTP"]),
@@ -182,6 +183,25 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "bench/KauriLedgerBench"
+        ),
+        .executableTarget(
+            name: "KauriIdentityBench",
+            dependencies: [
+                "KauriServer",
+                "KauriIdentity",
+                "KauriMessaging",
+                "KauriDatabase",
+                "KauriCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/KauriIdentityBench"
         ),
         .target(
             name: "KauriTestSupport",

@@ -139,8 +139,10 @@ public struct Outbox: Sendable {
         let status = OutboxMessage.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed
         let stored = try row.decode(column: "body", as: String.self)
         let body = stored.isEmpty ? "" : try self.sealer?.open(stored) ?? stored
+        let text = try row.decode(column: "id", as: String.self)
+        guard let id = PrefixedID<MessageIDKind>(text) else { throw OutboxError.unreadableID(text) }
         return OutboxMessage(
-            id: PrefixedID(try row.decode(column: "id", as: String.self))!,
+            id: id,
             channel: MessageChannel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .sms,
             recipient: try row.decode(column: "recipient", as: String.self),
             subject: try row.decode(column: "subject", as: String?.self),
@@ -153,6 +155,11 @@ public struct Outbox: Sendable {
             createdAt: Timestamp(unixMilliseconds: UInt64(try row.decode(column: "created_at", as: Int64.self))),
             sentAt: try row.decode(column: "sent_at", as: Int64?.self).map { Timestamp(unixMilliseconds: UInt64($0)) })
     }
+}
+
+/// A stored row that does not decode (a bug or manual edits).
+enum OutboxError: Error {
+    case unreadableID(String)
 }
 
 /// A level-triggered wake-up for one waiter: `signal()` any number of times, and the next `wait` returns at once.

@@ -121,10 +121,13 @@ public let kauriVersion = "0.1.0"
 /// Builds the HTTP application: the platform middleware, every module's routes, and the OpenAPI document.
 ///
 /// This is the composition root: the only place that wires concrete implementations together.
-/// - Parameter configureRoutes: Adds extra routes after the built-in ones (tests use it).
+/// - Parameters:
+///   - configureRoutes: Adds extra routes after the built-in ones (tests use it).
+///   - onListening: Told the port once the server listens (benchmarks and tests bind port 0).
 public func buildApplication(
     _ dependencies: AppDependencies,
-    configureRoutes: (DocumentedRouter) -> Void = { _ in }
+    configureRoutes: (DocumentedRouter) -> Void = { _ in },
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let settings = dependencies.settings
     let router = Router(context: AppRequestContext.self)
@@ -185,6 +188,7 @@ public func buildApplication(
         onServerRunning: { channel in
             let address = channel.localAddress
             let port = address?.port ?? settings.port
+            await onListening(port)
             dependencies.logger.info(
                 "kauri ready",
                 metadata: [

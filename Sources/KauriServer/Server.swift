@@ -86,6 +86,12 @@ public enum Server {
                 throw StartupError(
                     description: "live mode needs KAURI_JWT_SIGNING_KEY and KAURI_AUTH_SECRET (`kauri keys` makes them)")
             }
+            if (settings.messaging.smsProvider ?? .devSink) == .devSink {
+                throw StartupError(description: "live mode needs a real SMS provider (KAURI_SMS_PROVIDER)")
+            }
+            if (settings.messaging.emailProvider ?? .devSink) == .devSink {
+                throw StartupError(description: "live mode needs a real email provider (KAURI_EMAIL_PROVIDER)")
+            }
             return
         }
         if settings.adminAPIKey == nil {

@@ -133,12 +133,16 @@ struct DatabaseTests {
             try await database.transaction { try await $0.raw("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)").run() }
             try await database.transaction { try await $0.raw("INSERT INTO counter (id, n) VALUES (1, 0)").run() }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<50 {
+                // 10 writers × 5 increments: concurrent enough to race, without queueing past the pool's
+                // connection-request timeout when the whole suite loads the machine.
+                for _ in 0..<10 {
                     group.addTask {
-                        try await database.transaction { connection in
-                            let n = try await connection.raw("SELECT n FROM counter WHERE id = 1 \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")")
-                                .first()!.decode(column: "n", as: Int.self)
-                            try await connection.raw("UPDATE counter SET n = \(bind: n + 1) WHERE id = 1").run()
+                        for _ in 0..<5 {
+                            try await database.transaction { connection in
+                                let n = try await connection.raw("SELECT n FROM counter WHERE id = 1 \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")")
+                                    .first()!.decode(column: "n", as: Int.self)
+                                try await connection.raw("UPDATE counter SET n = \(bind: n + 1) WHERE id = 1").run()
+                            }
                         }
                     }
                 }

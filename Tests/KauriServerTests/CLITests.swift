@@ -80,6 +80,39 @@ struct CLITests {
         }
     }
 
+    @Test("live mode refuses to start without keys, and without real SMS and email providers; secrets stay out")
+    func liveModeNeedsKeysAndProviders() async throws {
+        try await Self.withDirectory { directory in
+            let noKeys = try Self.run(["serve", "--port", "0"], environment: ["KAURI_MODE": "live"], directory: directory)
+            #expect(noKeys.status == 1)
+            #expect(noKeys.error.contains("KAURI_JWT_SIGNING_KEY"))
+            let keys = try Self.run(["keys"], directory: directory)
+            #expect(keys.status == 0)
+            var environment = ["KAURI_MODE": "live"]
+            for line in keys.output.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { environment[parts[0]] = parts[1] }
+            }
+            #expect(environment["KAURI_AUTH_SECRET"] != nil)
+            let noSms = try Self.run(["serve", "--port", "0"], environment: environment, directory: directory)
+            #expect(noSms.status == 1)
+            #expect(noSms.error.contains("KAURI_SMS_PROVIDER"))
+            environment["KAURI_SMS_PROVIDER"] = "twilio"
+            environment["KAURI_SMS_USERNAME"] = "AC0123"
+            environment["KAURI_SMS_SENDER"] = "+15005550006"
+            let noEmail = try Self.run(["serve", "--port", "0"], environment: environment, directory: directory)
+            #expect(noEmail.status == 1)
+            #expect(noEmail.error.contains("KAURI_EMAIL_PROVIDER"))
+            environment["KAURI_EMAIL_PROVIDER"] = "smtp"
+            environment["KAURI_EMAIL_FROM"] = "Kauri <no-reply@shop.example>"
+            environment["KAURI_SMTP_URL"] = "smtp://user:pa55word@127.0.0.1:2525"
+            let noToken = try Self.run(["serve", "--port", "0"], environment: environment, directory: directory)
+            #expect(noToken.status == 1)
+            #expect(noToken.error.contains("KAURI_SMS_API_KEY"))
+            #expect(!noToken.error.contains(environment["KAURI_AUTH_SECRET"]!))
+        }
+    }
+
     @Test("an unreachable DATABASE_URL at start is one clear line, a non-zero exit, and no password")
     func unreachableDatabase() async throws {
         try await Self.withDirectory { directory in

@@ -1,5 +1,6 @@
 import Foundation
 import KauriHTTP
+import KauriIdentity
 import KauriLedger
 import KauriServer
 import Testing
@@ -12,7 +13,9 @@ struct DocumentationTests {
     @Test("docs/ERRORS.md lists every error code with its status")
     func errorsDocumented() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docs/ERRORS.md"), encoding: .utf8)
-        for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden] + LedgerErrorCodes.all {
+        for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden, .rateLimited] + LedgerErrorCodes.all
+            + IdentityErrorCodes.all
+        {
             #expect(text.contains("| `\(code.rawValue)` | \(code.status) |"), "\(code.rawValue) missing from docs/ERRORS.md")
         }
     }

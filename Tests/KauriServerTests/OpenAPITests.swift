@@ -21,20 +21,41 @@ struct OpenAPITests {
                     documented == [
                         "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /v1/balances",
                         "GET /v1/ledger/transfers", "GET /v1/ledger/accounts/{id}", "POST /v1/ledger/accounts",
-                        "POST /v1/ledger/transfers",
+                        "POST /v1/ledger/transfers", "POST /v1/auth/otp", "POST /v1/auth/otp/verify",
+                        "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/register", "POST /v1/auth/login",
+                        "POST /v1/auth/email/verify", "POST /v1/auth/password/forgot", "POST /v1/auth/password/reset",
+                        "POST /v1/auth/totp/enroll", "POST /v1/auth/totp/confirm", "POST /v1/auth/totp/disable",
+                        "GET /v1/me", "PATCH /v1/me", "POST /v1/me/phone/verify", "GET /v1/me/sessions",
+                        "DELETE /v1/me/sessions/{id}", "GET /v1/users/{id}", "PATCH /v1/users/{id}",
+                        "GET /v1/dev/messages",
                     ])
             }
             // Every documented operation is really served: no route-level 404 or 405.
-            for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/dev/messages"] {
                 try await client.execute(uri: path, method: .get) { #expect($0.status == .ok, "\(path)") }
             }
             let routes: [(HTTPRequest.Method, String)] = [
                 (.get, "/v1/balances"), (.get, "/v1/ledger/transfers"), (.get, "/v1/ledger/accounts/x"),
-                (.post, "/v1/ledger/accounts"), (.post, "/v1/ledger/transfers"),
+                (.post, "/v1/ledger/accounts"), (.post, "/v1/ledger/transfers"), (.post, "/v1/auth/logout"),
+                (.post, "/v1/auth/totp/enroll"), (.post, "/v1/auth/totp/confirm"), (.post, "/v1/auth/totp/disable"),
+                (.get, "/v1/me"), (.patch, "/v1/me"), (.post, "/v1/me/phone/verify"), (.get, "/v1/me/sessions"),
+                (.delete, "/v1/me/sessions/x"), (.get, "/v1/users/x"), (.patch, "/v1/users/x"),
             ]
             for (method, path) in routes {
                 try await client.execute(uri: path, method: method, body: ByteBuffer(string: "{}")) { response in
                     #expect(response.status == .unauthorized, "\(method) \(path)")
+                }
+            }
+            // Public sign-in routes answer (a validation error for the empty body), never 404/405.
+            let publicRoutes = [
+                "/v1/auth/otp", "/v1/auth/otp/verify", "/v1/auth/refresh", "/v1/auth/register", "/v1/auth/login",
+                "/v1/auth/email/verify", "/v1/auth/password/forgot", "/v1/auth/password/reset",
+            ]
+            for path in publicRoutes {
+                try await client.execute(
+                    uri: path, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")
+                ) { response in
+                    #expect(response.status == .unprocessableContent, "POST \(path)")
                 }
             }
         }
