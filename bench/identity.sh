@@ -8,7 +8,8 @@
 #   4. /healthz p99 at a fixed arrival rate (open loop) idle, then while 50 logins (bcrypt cost 12) run
 #      concurrently; the ratio is the figure.
 # Rate limits are switched off for the load (they would answer the load generator with 429s).
-# Environment: DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64), HEALTH_RATE (default 500).
+# Environment: DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64), HEALTH_RATE (default 500),
+# SECTIONS (default "bcrypt http me logins": any subset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -16,6 +17,8 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 HEALTH_RATE=${HEALTH_RATE:-500}
 PORT=${PORT:-18180}
+SECTIONS=${SECTIONS:-bcrypt http me logins}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 swift build -c release --product kauri-identity-bench >&2
 swift build -c release --product kauri >&2
@@ -29,11 +32,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== bcrypt (cost 12, one thread)"
-"$BIN/kauri-identity-bench" --scenario bcrypt --duration "$DURATION"
+if want bcrypt; then
+    echo "== bcrypt (cost 12, one thread)"
+    "$BIN/kauri-identity-bench" --scenario bcrypt --duration "$DURATION"
+fi
 
 engines=(sqlite)
 if [ -n "${POSTGRES_URL:-}" ]; then engines+=(postgres); fi
+want http || engines=()
 for engine in "${engines[@]}"; do
     echo "== $engine: OTP verify and refresh, $CONNECTIONS connections"
     "$BIN/kauri-identity-bench" --database "$engine" --scenario verify --connections "$CONNECTIONS" \
@@ -55,13 +61,14 @@ CODE=$(curl -sf "$BASE/v1/dev/messages?to=%2B233241234567" | python3 -c \
     'import json,re,sys; print(re.search(r"\d{6}", json.load(sys.stdin)["data"][0]["body"]).group())')
 TOKEN=$(json "$BASE/v1/auth/otp/verify" -d "{\"phone\":\"+233241234567\",\"code\":\"$CODE\"}" | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["access_token"])')
-for round in $(seq 1 "$ROUNDS"); do
+want me && for round in $(seq 1 "$ROUNDS"); do
     "$BIN/kauri-load" --url "$BASE/healthz" --connections "$CONNECTIONS" --duration "$DURATION" --warmup 2 \
         --label "healthz#$round" --json
     "$BIN/kauri-load" --url "$BASE/v1/me" --connections "$CONNECTIONS" --duration "$DURATION" --warmup 2 \
         --header "Authorization: Bearer $TOKEN" --label "me#$round" --json
 done
 
+want logins || exit 0
 echo "== /healthz p99 at $HEALTH_RATE req/s: idle, then during 50 concurrent logins (bcrypt cost 12)"
 json "$BASE/v1/auth/register" -d '{"email":"bench@example.com","password":"correct horse battery"}' >/dev/null
 sleep 0.5

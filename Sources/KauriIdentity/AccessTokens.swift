@@ -118,6 +118,8 @@ public struct AccessTokens: Sendable {
 
     private let signingKey: SigningKey
     private let verificationKeys: [String: Curve25519.Signing.PublicKey]
+    /// Tokens whose signature verified already (claims are still checked on every use).
+    private let verified = VerifiedTokenCache<Payload>()
     private let issuer: String
     private let audience: String
     private let leewaySeconds: Int
@@ -177,6 +179,10 @@ public struct AccessTokens: Sendable {
 
     /// Verifies a token and returns its claims, or says why it is refused.
     public func verify(_ token: String) async throws(AccessTokenError) -> AccessTokenClaims {
+        // A token seen before passed every header and signature check then; only its claims (times) can change.
+        if let payload = self.verified.payload(for: token) {
+            return try self.checkClaims(payload)
+        }
         let (kid, publicKey) = try self.checkHeader(of: token)
 
         // Only the one key the header named goes into the collection, so jwt-kit cannot fall back to another.
@@ -190,7 +196,9 @@ public struct AccessTokens: Sendable {
         } catch {
             throw .malformed
         }
-        return try self.checkClaims(payload)
+        let claims = try self.checkClaims(payload)
+        self.verified.insert(payload, for: token)
+        return claims
     }
 
     /// Parses and checks the header without trusting anything else in the token; returns the key `kid` names.

@@ -146,6 +146,7 @@ extension Identity {
             guard let user = try await Self.user(userID, on: connection) else { throw APIError(.tokenInvalid) }
             return .success(user)
         }
+        self.sessionStates.removeAll()
         return try result.get()
     }
 
@@ -312,6 +313,7 @@ extension Identity {
                 on: connection)
             return nil
         }
+        self.sessionStates.removeAll()
         if let failure { throw failure }
         self.outbox.notifyCommitted()
     }

@@ -62,6 +62,7 @@ extension Identity {
             ).run()
             return user
         }
+        self.sessionStates.removeAll()
         self.outbox.notifyCommitted()
         var codeSent = false
         if let newPhone, newPhone.e164 != user.phone {
@@ -93,6 +94,7 @@ extension Identity {
             guard let user = try await Self.user(userID, on: connection) else { throw APIError(.userNotFound) }
             return .success(user)
         }
+        self.sessionStates.removeAll()
         return try result.get()
     }
 }

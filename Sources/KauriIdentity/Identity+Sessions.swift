@@ -185,6 +185,7 @@ extension Identity {
             return try await self.signIn(user: user, session: session, refreshToken: refreshToken)
         case .failed(let error):
             if error.code == .refreshTokenReused {
+                self.sessionStates.removeAll()
                 self.logger.warning("refresh token reuse: session revoked", metadata: ["hash_prefix": "\(hash.prefix(8))"])
             }
             throw error
@@ -206,29 +207,41 @@ extension Identity {
         } catch {
             throw APIError(.tokenInvalid, headers: Self.bearerChallenge(error: "invalid_token"))
         }
-        let row = try await self.database.withConnection { connection in
-            try await connection.raw(
-                """
-                SELECT u.roles, u.trial_ends_at, u.sessions_not_before, u.disabled_at, s.revoked_at
-                FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.id = \(bind: claims.sessionID) AND s.user_id = \(bind: claims.userID)
-                """
-            ).first()
+        let state: SessionStateCache.State
+        if let cached = self.sessionStates.state(session: claims.sessionID, user: claims.userID) {
+            state = cached
+        } else {
+            let row = try await self.database.withConnection { connection in
+                try await connection.raw(
+                    """
+                    SELECT u.*, s.revoked_at AS session_revoked_at
+                    FROM sessions s JOIN users u ON u.id = s.user_id
+                    WHERE s.id = \(bind: claims.sessionID) AND s.user_id = \(bind: claims.userID)
+                    """
+                ).first()
+            }
+            guard let row else { throw APIError(.tokenInvalid, headers: Self.bearerChallenge(error: "invalid_token")) }
+            state = SessionStateCache.State(
+                user: try User(row: row), revoked: try row.decode(column: "session_revoked_at", as: Int64?.self) != nil)
+            self.sessionStates.insert(state, session: claims.sessionID, user: claims.userID)
         }
-        guard let row else { throw APIError(.tokenInvalid, headers: Self.bearerChallenge(error: "invalid_token")) }
-        let notBefore = try row.decode(column: "sessions_not_before", as: Int64.self)
-        if try row.decode(column: "revoked_at", as: Int64?.self) != nil
-            || row.decode(column: "disabled_at", as: Int64?.self) != nil
-            || Int64(claims.issuedAt.unixMilliseconds) < notBefore / 1_000 * 1_000
+        if state.revoked || state.user.disabledAt != nil
+            || claims.issuedAt.unixMilliseconds < state.user.sessionsNotBefore.unixMilliseconds / 1_000 * 1_000
         {
             throw APIError(.sessionRevoked, headers: Self.bearerChallenge(error: "invalid_token"))
         }
         let caller = Caller(
-            ownerReference: claims.userID, roles: Roles.parse(try row.decode(column: "roles", as: String.self)),
-            trialEndsAt: try row.decode(column: "trial_ends_at", as: Int64?.self).map {
-                Timestamp(unixMilliseconds: UInt64($0))
-            })
+            ownerReference: claims.userID, roles: state.user.roles, trialEndsAt: state.user.trialEndsAt)
         return (caller, claims)
+    }
+
+    /// The signed-in user of a request, as its access-token check just read it (at most a second old, and never
+    /// older than a change made through this instance); from the database when not cached.
+    public func user(_ id: UserID, session: String?) async throws -> User? {
+        if let session, let state = self.sessionStates.state(session: session, user: id.description) {
+            return state.user
+        }
+        return try await self.user(id)
     }
 
     static func bearerChallenge(error: String) -> HTTPFields {
@@ -248,6 +261,7 @@ extension Identity {
             try await Self.revokeSession(session, reason: reason, now: now, on: connection)
             return true
         }
+        self.sessionStates.removeAll()
         guard found else { throw APIError(.sessionNotFound) }
     }
 

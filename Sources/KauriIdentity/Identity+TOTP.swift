@@ -120,6 +120,7 @@ extension Identity {
             }
             return .success(codes)
         }
+        self.sessionStates.removeAll()
         let confirmed = try result.get()
         self.logger.notice("totp enabled", metadata: ["user_id": "\(userID)"])
         return confirmed
@@ -146,6 +147,7 @@ extension Identity {
             try await connection.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userID.description)").run()
             return nil
         }
+        self.sessionStates.removeAll()
         if let failure { throw failure }
         self.logger.notice("totp disabled", metadata: ["user_id": "\(userID)"])
     }

@@ -91,6 +91,7 @@ public final class Identity: Sendable {
     let tokenKey: SymmetricKey
     let recoveryKey: SymmetricKey
     let totpBox: SecretBox
+    let sessionStates = SessionStateCache()
 
     /// Creates the service. Migrations (`IdentityMigrations.all`) must have run.
     public init(
@@ -138,7 +139,7 @@ public final class Identity: Sendable {
         _ id: UserID, roles: Set<Role>?, trialEndsAt: Timestamp??, disabled: Bool?
     ) async throws -> User {
         let now = self.clock.now()
-        return try await self.database.transaction { connection in
+        let user = try await self.database.transaction { connection in
                 guard var user = try await Self.user(id, on: connection, forUpdate: true) else {
                     throw APIError(.userNotFound)
                 }
@@ -163,6 +164,8 @@ public final class Identity: Sendable {
                 ).run()
                 return user
             }
+        self.sessionStates.removeAll()
+        return user
     }
 
     // MARK: Secrets

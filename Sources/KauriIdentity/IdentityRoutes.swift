@@ -245,7 +245,9 @@ public struct IdentityRoutes: Sendable {
                 errorStatuses: [401, 403])
         ) { _, context in
             let id = try context.requireUser()
-            guard let found = try await self.identity.user(id) else { throw APIError(.unauthenticated) }
+            guard let found = try await self.identity.user(id, session: context.caller?.sessionID) else {
+                throw APIError(.unauthenticated)
+            }
             return UserResponse(user: found)
         }
 

@@ -5,6 +5,7 @@ import KauriCore
 import KauriHTTP
 import KauriIdentity
 import NIOCore
+import SQLKit
 import Testing
 
 /// The identity API end to end: token attacks, refresh rotation, logout, registration and login, lockout, password
@@ -870,6 +871,24 @@ struct IdentityAPITests {
                 .post, "/v1/auth/refresh", ["refresh_token": first.refreshToken ?? ""], token: first.accessToken)
             #expect(refreshed.status == .ok, "\(refreshed.json)")
             #expect(try await h.send(.get, "/healthz", token: "forged.token.value").status == .ok)
+        }
+    }
+
+    @Test("a change made by another instance (straight in the database) shows within a second; a revocation too")
+    func cachedSessionStateExpires() async throws {
+        try await IdentityHarness.forEachEngine { h in
+            let signedIn = try await h.signInByPhone(Self.phoneA)
+            let id = try #require(signedIn.user?["id"] as? String)
+            #expect(try await h.send(.get, "/v1/me", token: signedIn.accessToken).status == .ok)
+            try await h.database.withConnection { connection in
+                try await connection.raw("UPDATE users SET name = 'Elsewhere' WHERE id = \(bind: id)").run()
+                try await connection.raw("UPDATE sessions SET revoked_at = 1 WHERE user_id = \(bind: id)").run()
+            }
+            try await Task.sleep(for: .milliseconds(1_100))
+            Self.expectProblem(
+                try await h.send(.get, "/v1/me", token: signedIn.accessToken), .unauthorized, "auth.session_revoked")
+            let again = try await h.signInByPhone(Self.phoneA)
+            #expect(try await h.send(.get, "/v1/me", token: again.accessToken)["name"] as? String == "Elsewhere")
         }
     }
 }
