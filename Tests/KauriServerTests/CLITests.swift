@@ -151,6 +151,14 @@ struct CLITests {
             let key = try String(contentsOfFile: keyPath, encoding: .utf8)
             #expect(key.hasPrefix("sk_sandbox_") && key.count >= 40)
             #expect(!((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(key.trimmingCharacters(in: .newlines)))
+            // And the access-token signing key and the auth secret, likewise, never in the log.
+            for name in ["jwt-signing-key", "auth-secret"] {
+                let path = directory.appendingPathComponent(".kauri/\(name)").path
+                #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600)
+                let secret = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+                #expect(secret.count >= 43, "\(name)")
+                #expect(!((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(secret))
+            }
             process.terminate()  // SIGTERM
             process.waitUntilExit()
             #expect(process.terminationReason == .exit)

@@ -4,6 +4,8 @@ import HummingbirdOTP
 import KauriCore
 import KauriHTTP
 import KauriIdentity
+import KauriServer
+import KauriTestSupport
 import NIOCore
 import SQLKit
 import Testing
@@ -889,6 +891,38 @@ struct IdentityAPITests {
                 try await h.send(.get, "/v1/me", token: signedIn.accessToken), .unauthorized, "auth.session_revoked")
             let again = try await h.signInByPhone(Self.phoneA)
             #expect(try await h.send(.get, "/v1/me", token: again.accessToken)["name"] as? String == "Elsewhere")
+        }
+    }
+
+    @Test("a route marked for paid access answers 402 account.trial_expired once the caller's trial has ended")
+    func paidRouteAfterTrial() async throws {
+        for kind in TestDatabases.kinds {
+            try await IdentityHarness.with(
+                kind,
+                routes: { api, dependencies in
+                    api.on(.get, "/v1/test/paid", OperationDoc("paidTest", summary: "A paid route.", tag: "test", responses: []))
+                    { request, context in
+                        try await context.requirePaidAccess(request: request, clock: dependencies.clock)
+                        return Response(status: .noContent)
+                    }
+                }
+            ) { h in
+                let signedIn = try await h.signInByPhone(Self.phoneA)
+                let id = try #require(signedIn.user?["id"] as? String)
+                #expect(try await h.send(.get, "/v1/test/paid", token: signedIn.accessToken).status == .noContent)
+                let ends = IdentityHarness.start.adding(milliseconds: 60_000).rfc3339
+                let set = try await h.send(
+                    .patch, "/v1/users/\(id)", ["trial_ends_at": ends], token: IdentityHarness.adminKey)
+                #expect(set.status == .ok, "\(set.json)")
+                #expect(try await h.send(.get, "/v1/test/paid", token: signedIn.accessToken).status == .noContent)
+                h.advance(seconds: 61)
+                Self.expectProblem(
+                    try await h.send(.get, "/v1/test/paid", token: signedIn.accessToken), .init(code: 402),
+                    "account.trial_expired")
+                // The admin key is not subject to trials.
+                #expect(try await h.send(.get, "/v1/test/paid", token: IdentityHarness.adminKey).status == .noContent)
+                #expect(try await h.send(.get, "/v1/test/paid").status == .unauthorized)
+            }
         }
     }
 }

@@ -50,6 +50,7 @@ struct IdentityHarness: Sendable {
     static func with(
         _ kind: Database.Kind,
         configure: @escaping @Sendable (inout IdentityConfiguration) -> Void = { _ in },
+        routes: @escaping @Sendable (DocumentedRouter, AppDependencies) -> Void = { _, _ in },
         _ body: @escaping @Sendable (IdentityHarness) async throws -> Void
     ) async throws {
         try await TestDatabases.with(kind) { databases in
@@ -64,7 +65,7 @@ struct IdentityHarness: Sendable {
             let dependencies = AppDependencies(
                 settings: settings, database: database, logger: TestDatabases.logger, clock: clock,
                 identityConfiguration: configuration, bcryptCost: 4)
-            let app = buildApplication(dependencies)
+            let app = buildApplication(dependencies, configureRoutes: { routes($0, dependencies) })
             try await app.test(.router) { client in
                 try await body(IdentityHarness(client: client, dependencies: dependencies, clock: clock))
             }
