@@ -207,6 +207,7 @@ let package = Package(
             name: "KauriTestSupport",
             dependencies: [
                 "KauriDatabase",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -273,6 +274,7 @@ let package = Package(
             name: "KauriServerTests",
             dependencies: [
                 "KauriServer",
+                "KauriTestSupport",
                 "KauriIdentity",
                 "KauriMessaging",
                 "KauriSandbox",

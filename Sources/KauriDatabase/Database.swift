@@ -35,10 +35,13 @@ public final class Database: Sendable {
     }
 
     /// Opens a connection pool. No connection is made until first use; call `ping()` to check reachability.
+    /// - Parameter connectionRequestTimeout: How long a caller waits for a free pooled connection before failing
+    ///   (tests that queue many transactions on a small pool on a loaded machine raise it).
     public init(
         _ configuration: DatabaseConfiguration,
         logger: Logger,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectionRequestTimeout: TimeAmount = .seconds(10)
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -54,7 +57,7 @@ public final class Database: Sendable {
                 EventLoopGroupConnectionPool(
                     source: SQLiteFileSource(path: path, threadPool: threadPool),
                     maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
-                    requestTimeout: .seconds(10),
+                    requestTimeout: connectionRequestTimeout,
                     pruneInterval: nil,
                     logger: logger,
                     on: eventLoopGroup),
@@ -73,7 +76,7 @@ public final class Database: Sendable {
                 EventLoopGroupConnectionPool(
                     source: PostgresConnectionSource(sqlConfiguration: sqlConfiguration),
                     maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
-                    requestTimeout: .seconds(10),
+                    requestTimeout: connectionRequestTimeout,
                     pruneInterval: .seconds(60),
                     logger: logger,
                     on: eventLoopGroup))

@@ -23,7 +23,9 @@ extension Identity {
         try await self.requestCode(phone: phone, purpose: .signIn, userID: nil, client: client)
     }
 
-    func requestCode(phone: PhoneNumber, purpose: CodePurpose, userID: UserID?, client: ClientInfo) async throws
+    func requestCode(
+        phone: PhoneNumber, purpose: CodePurpose, userID: UserID?, client: ClientInfo
+    ) async throws
         -> Int
     {
         let now = self.clock.now()
@@ -118,7 +120,7 @@ extension Identity {
 
     /// What checking a code decided; failures are thrown after the transaction commits (wrong attempts count).
     enum CodeCheck: Sendable {
-        case accepted(User?, challenge: String)
+        case accepted(User?)
         case failed(APIError)
     }
 
@@ -140,7 +142,7 @@ extension Identity {
             switch check {
             case .failed(let error):
                 return .failure(error)
-            case .accepted(let existing, _):
+            case .accepted(let existing):
                 var user = existing
                 if user == nil {
                     user = try await self.createUser(phone: phone.e164, now: now, on: connection)
@@ -166,12 +168,14 @@ extension Identity {
         extraCheck: (User?, any SQLDatabase) async throws -> APIError?
     ) async throws -> CodeCheck {
         let lock = connection.dialect.name == "postgresql" ? "FOR UPDATE" : ""
-        let owner = userID.map { " AND user_id = '\($0.description)'" } ?? ""
+        // A phone-change challenge also belongs to the user who asked for it.
+        let owner = userID?.description ?? ""
         guard
             let row = try await connection.raw(
                 """
                 SELECT * FROM otp_challenges
-                WHERE phone = \(bind: phone.e164) AND purpose = \(bind: purpose.rawValue)\(unsafeRaw: owner)
+                WHERE phone = \(bind: phone.e164) AND purpose = \(bind: purpose.rawValue)
+                    AND (\(bind: owner) = '' OR user_id = \(bind: owner))
                 ORDER BY created_at DESC, id DESC LIMIT 1 \(unsafeRaw: lock)
                 """
             ).first()
@@ -196,9 +200,9 @@ extension Identity {
         } else {
             let user = try await Self.user(column: "phone", equals: phone.e164, on: connection)
             failure = try await extraCheck(user, connection)
-            if failure?.code == .totpRequired || failure?.code == .accountDisabled {
+            if let failure, failure.code == .totpRequired || failure.code == .accountDisabled {
                 // The code stays usable for the retry with the second factor; nothing was guessed.
-                return .failed(failure!)
+                return .failed(failure)
             }
             if failure == nil {
                 let consumed = try await connection.raw(
@@ -211,7 +215,7 @@ extension Identity {
                 guard consumed != nil else {
                     return .failed(APIError(.codeInvalid, detail: "this code was already used; request a new one"))
                 }
-                return .accepted(user, challenge: challenge)
+                return .accepted(user)
             }
         }
         try await connection.raw(

@@ -73,7 +73,7 @@ extension Identity {
                 try await self.sendEmailToken(
                     .verifyEmail, userID: id, email: email.normalized, now: now, on: connection)
             }
-        } catch where DatabaseError.isRetryableConflict(error) {
+        } catch  where DatabaseError.isRetryableConflict(error) {
             // A concurrent registration of the same address won; the answer stays the same.
             return
         }
@@ -100,7 +100,8 @@ extension Identity {
         let (subject, action, page) =
             switch purpose {
             case .verifyEmail: ("Verify your email for \(product)", "verify your email address", "verify-email")
-            case .changeEmail: ("Confirm your new email for \(product)", "confirm your new email address", "verify-email")
+            case .changeEmail:
+                ("Confirm your new email for \(product)", "confirm your new email address", "verify-email")
             case .resetPassword: ("Reset your \(product) password", "choose a new password", "reset-password")
             }
         let link = self.configuration.publicURL.map { "\($0)/\(page)?token=\(token)" }

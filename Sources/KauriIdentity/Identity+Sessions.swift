@@ -186,7 +186,8 @@ extension Identity {
         case .failed(let error):
             if error.code == .refreshTokenReused {
                 self.sessionStates.removeAll()
-                self.logger.warning("refresh token reuse: session revoked", metadata: ["hash_prefix": "\(hash.prefix(8))"])
+                self.logger.warning(
+                    "refresh token reuse: session revoked", metadata: ["hash_prefix": "\(hash.prefix(8))"])
             }
             throw error
         }

@@ -140,30 +140,30 @@ public final class Identity: Sendable {
     ) async throws -> User {
         let now = self.clock.now()
         let user = try await self.database.transaction { connection in
-                guard var user = try await Self.user(id, on: connection, forUpdate: true) else {
-                    throw APIError(.userNotFound)
-                }
-                if let roles { user.roles = roles }
-                if let trialEndsAt { user.trialEndsAt = trialEndsAt }
-                if let disabled {
-                    if disabled && user.disabledAt == nil {
-                        user.disabledAt = now
-                        user.sessionsNotBefore = now
-                        try await Self.revokeSessions(of: id, reason: "account_disabled", now: now, on: connection)
-                    } else if !disabled {
-                        user.disabledAt = nil
-                    }
-                }
-                try await connection.raw(
-                    """
-                    UPDATE users SET roles = \(bind: Roles.format(user.roles)),
-                        trial_ends_at = \(bind: user.trialEndsAt?.stored), disabled_at = \(bind: user.disabledAt?.stored),
-                        sessions_not_before = \(bind: user.sessionsNotBefore.stored), updated_at = \(bind: now.stored)
-                    WHERE id = \(bind: id.description)
-                    """
-                ).run()
-                return user
+            guard var user = try await Self.user(id, on: connection, forUpdate: true) else {
+                throw APIError(.userNotFound)
             }
+            if let roles { user.roles = roles }
+            if let trialEndsAt { user.trialEndsAt = trialEndsAt }
+            if let disabled {
+                if disabled && user.disabledAt == nil {
+                    user.disabledAt = now
+                    user.sessionsNotBefore = now
+                    try await Self.revokeSessions(of: id, reason: "account_disabled", now: now, on: connection)
+                } else if !disabled {
+                    user.disabledAt = nil
+                }
+            }
+            try await connection.raw(
+                """
+                UPDATE users SET roles = \(bind: Roles.format(user.roles)),
+                    trial_ends_at = \(bind: user.trialEndsAt?.stored), disabled_at = \(bind: user.disabledAt?.stored),
+                    sessions_not_before = \(bind: user.sessionsNotBefore.stored), updated_at = \(bind: now.stored)
+                WHERE id = \(bind: id.description)
+                """
+            ).run()
+            return user
+        }
         self.sessionStates.removeAll()
         return user
     }

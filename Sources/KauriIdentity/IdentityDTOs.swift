@@ -45,7 +45,9 @@ struct UserResponse: ResponseEncodable, Sendable {
             "id": ["type": "string"], "phone": ["type": ["string", "null"]], "email": ["type": ["string", "null"]],
             "email_verified": ["type": "boolean"], "pending_email": ["type": ["string", "null"]],
             "name": ["type": ["string", "null"]],
-            "roles": ["type": "array", "items": ["type": "string", "enum": ["customer", "seller", "partner", "admin"]]],
+            "roles": [
+                "type": "array", "items": ["type": "string", "enum": ["customer", "seller", "partner", "admin"]],
+            ],
             "trial_ends_at": ["type": ["string", "null"], "format": "date-time"], "totp_enabled": ["type": "boolean"],
             "disabled": ["type": "boolean"], "created_at": ["type": "string", "format": "date-time"],
             "phone_code_sent": ["type": "boolean"],
@@ -266,18 +268,26 @@ enum IdentitySchemas {
     static let phone = object(["phone"], ["phone": ["type": "string", "example": "+233241234567"]])
     static let codeSignIn = object(
         ["phone", "code"],
-        ["phone": string, "code": ["type": "string", "pattern": "^[0-9]{6}$"], "totp_code": string,
-         "recovery_code": string])
+        [
+            "phone": string, "code": ["type": "string", "pattern": "^[0-9]{6}$"], "totp_code": string,
+            "recovery_code": string,
+        ])
     static let register = object(
         ["email", "password"],
-        ["email": ["type": "string", "format": "email"], "password": ["type": "string", "minLength": 10], "name": string])
+        [
+            "email": ["type": "string", "format": "email"], "password": ["type": "string", "minLength": 10],
+            "name": string,
+        ])
     static let logIn = object(
         ["email", "password"],
-        ["email": ["type": "string", "format": "email"], "password": string, "totp_code": string,
-         "recovery_code": string])
+        [
+            "email": ["type": "string", "format": "email"], "password": string, "totp_code": string,
+            "recovery_code": string,
+        ])
     static let refresh = object(["refresh_token"], ["refresh_token": string])
     static let token = object(["token"], ["token": string])
-    static let reset = object(["token", "password"], ["token": string, "password": ["type": "string", "minLength": 10]])
+    static let reset = object(
+        ["token", "password"], ["token": string, "password": ["type": "string", "minLength": 10]])
     static let email = object(["email"], ["email": ["type": "string", "format": "email"]])
     static let totpCode = object(["code"], ["code": string])
     static let secondFactor = object([], ["totp_code": string, "recovery_code": string])
@@ -285,6 +295,9 @@ enum IdentitySchemas {
     static let phoneCode = object(["phone", "code"], ["phone": string, "code": string])
     static let adminUser = object(
         [],
-        ["roles": ["type": "array", "items": string], "trial_ends_at": ["type": ["string", "null"], "format": "date-time"],
-         "disabled": ["type": "boolean"]])
+        [
+            "roles": ["type": "array", "items": string],
+            "trial_ends_at": ["type": ["string", "null"], "format": "date-time"],
+            "disabled": ["type": "boolean"],
+        ])
 }

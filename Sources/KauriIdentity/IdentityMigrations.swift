@@ -94,6 +94,6 @@ public enum IdentityMigrations {
                     PRIMARY KEY (user_id, code_hash)
                 )
                 """,
-            ]),
+            ])
     ]
 }

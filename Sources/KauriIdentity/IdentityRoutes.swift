@@ -60,7 +60,8 @@ public struct IdentityRoutes: Sendable {
             let phone = try Self.phone(body.phone)
             let seconds = try await self.identity.requestSignInCode(
                 phone: phone, client: Self.client(request, context))
-            return EditedResponse(status: .accepted, response: StatusResponse(status: "code_sent", expiresInSeconds: seconds))
+            return EditedResponse(
+                status: .accepted, response: StatusResponse(status: "code_sent", expiresInSeconds: seconds))
         }
 
         api.on(
@@ -191,7 +192,8 @@ public struct IdentityRoutes: Sendable {
                     .json(
                         200, "Scan or type the secret, then confirm with a code.",
                         schema: IdentitySchemas.object(
-                            ["secret", "otpauth_url"], ["secret": ["type": "string"], "otpauth_url": ["type": "string"]]))
+                            ["secret", "otpauth_url"],
+                            ["secret": ["type": "string"], "otpauth_url": ["type": "string"]]))
                 ],
                 errorStatuses: [401, 403, 409])
         ) { _, context in
@@ -255,7 +257,8 @@ public struct IdentityRoutes: Sendable {
             .patch, "/v1/me",
             OperationDoc(
                 "updateMe",
-                summary: "Change name; a new email is verified by link, a new phone by code (POST /v1/me/phone/verify).",
+                summary:
+                    "Change name; a new email is verified by link, a new phone by code (POST /v1/me/phone/verify).",
                 tag: "me", requestSchema: IdentitySchemas.profile, responses: [.json(200, "The user.", schema: user)],
                 errorStatuses: [400, 401, 403, 422, 429])
         ) { request, context in

@@ -92,11 +92,6 @@ public struct User: Sendable, Hashable {
         self.createdAt = try time("created_at") ?? Timestamp(unixMilliseconds: 0)
         self.updatedAt = try time("updated_at") ?? Timestamp(unixMilliseconds: 0)
     }
-
-    /// The caller this user is, for authorisation.
-    public var caller: Caller {
-        Caller(ownerReference: self.id.description, roles: self.roles, trialEndsAt: self.trialEndsAt)
-    }
 }
 
 /// The stored form of a role set: sorted, comma-separated.

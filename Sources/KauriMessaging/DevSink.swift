@@ -27,7 +27,9 @@ public struct DevSink: SmsSender, EmailSender {
         try await self.store(recipient: message.to, channel: .email, subject: message.subject, body: message.text)
     }
 
-    private func store(recipient: String, channel: MessageChannel, subject: String?, body: String) async throws
+    private func store(
+        recipient: String, channel: MessageChannel, subject: String?, body: String
+    ) async throws
         -> DeliveryReceipt
     {
         let id = self.ids.make(MessageIDKind.self).description
@@ -122,8 +124,10 @@ public struct DevMessagesRoutes: Sendable {
                         channel: try row.decode(column: "channel", as: String.self),
                         subject: try row.decode(column: "subject", as: String?.self),
                         body: try row.decode(column: "body", as: String.self),
-                        createdAt: Timestamp(unixMilliseconds: UInt64(try row.decode(column: "created_at", as: Int64.self)))
-                            .rfc3339)
+                        createdAt: Timestamp(
+                            unixMilliseconds: UInt64(try row.decode(column: "created_at", as: Int64.self))
+                        )
+                        .rfc3339)
                 }
             }
             return page.page(from: rows, item: { $0 }, position: { $0.id })

@@ -83,13 +83,16 @@ public struct Outbox: Sendable {
 
     /// Writes an SMS to the outbox inside the caller's transaction.
     @discardableResult
-    public func enqueue(_ message: SmsMessage, on connection: any SQLDatabase) async throws -> PrefixedID<MessageIDKind> {
+    public func enqueue(_ message: SmsMessage, on connection: any SQLDatabase) async throws -> PrefixedID<MessageIDKind>
+    {
         try await self.insert(channel: .sms, recipient: message.to, subject: nil, body: message.body, on: connection)
     }
 
     /// Writes an email to the outbox inside the caller's transaction.
     @discardableResult
-    public func enqueue(_ message: EmailMessage, on connection: any SQLDatabase) async throws
+    public func enqueue(
+        _ message: EmailMessage, on connection: any SQLDatabase
+    ) async throws
         -> PrefixedID<MessageIDKind>
     {
         try await self.insert(
@@ -123,15 +126,6 @@ public struct Outbox: Sendable {
         try await database.withConnection { connection in
             try await connection.raw("SELECT * FROM outbox_messages WHERE id = \(bind: id.description)")
                 .first().map { try self.decode($0) }
-        }
-    }
-
-    /// Messages to `recipient`, newest first (operations and tests).
-    public func messages(to recipient: String, database: Database) async throws -> [OutboxMessage] {
-        try await database.withConnection { connection in
-            try await connection.raw(
-                "SELECT * FROM outbox_messages WHERE recipient = \(bind: recipient) ORDER BY id DESC"
-            ).all().map { try self.decode($0) }
         }
     }
 

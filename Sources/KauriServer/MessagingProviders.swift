@@ -54,7 +54,8 @@ enum MessagingProviders {
         let provider = settings.emailProvider ?? .devSink
         guard provider != .devSink else { return nil }
         guard let from = settings.emailFrom, !from.isEmpty else {
-            throw Server.StartupError(description: "email provider \(provider.rawValue) needs \(Setting.emailFrom.names)")
+            throw Server.StartupError(
+                description: "email provider \(provider.rawValue) needs \(Setting.emailFrom.names)")
         }
         do {
             switch provider {
@@ -72,7 +73,8 @@ enum MessagingProviders {
                 guard let url = settings.smtpURL else {
                     throw Server.StartupError(description: "email provider smtp needs \(Setting.smtpURL.names)")
                 }
-                return try SMTPEmailSender(configuration: try self.smtpConfiguration(url.value, from: from), logger: logger)
+                return try SMTPEmailSender(
+                    configuration: try self.smtpConfiguration(url.value, from: from), logger: logger)
             }
         } catch let error as MessagingConfigurationError {
             throw Server.StartupError(description: "email provider \(provider.rawValue): \(error)")
@@ -82,7 +84,8 @@ enum MessagingProviders {
     /// `smtp://user:pass@host:587` (STARTTLS required), `smtps://…` (TLS from the start) or `smtp+insecure://…`.
     static func smtpConfiguration(_ text: String, from: String) throws -> SMTPEmailSender.Configuration {
         guard let url = URLComponents(string: text), let scheme = url.scheme, let host = url.host, !host.isEmpty else {
-            throw Server.StartupError(description: "\(Setting.smtpURL.names) is not a URL like smtp://user:pass@host:587")
+            throw Server.StartupError(
+                description: "\(Setting.smtpURL.names) is not a URL like smtp://user:pass@host:587")
         }
         let tls: SMTPEmailSender.TLSMode
         switch scheme {
@@ -90,7 +93,8 @@ enum MessagingProviders {
         case "smtps": tls = .implicitTLS
         case "smtp+insecure": tls = .none
         default:
-            throw Server.StartupError(description: "\(Setting.smtpURL.names) must start smtp://, smtps:// or smtp+insecure://")
+            throw Server.StartupError(
+                description: "\(Setting.smtpURL.names) must start smtp://, smtps:// or smtp+insecure://")
         }
         var credentials: SMTPEmailSender.Credentials?
         if let user = url.user, !user.isEmpty {

@@ -1,5 +1,6 @@
 import Foundation
 import KauriDatabase
+import NIOCore
 import Logging
 
 /// Real databases for tests, shared by every test target: a fresh SQLite file always, and a fresh PostgreSQL
@@ -10,6 +11,10 @@ public enum TestDatabases {
         logger.logLevel = .warning
         return logger
     }()
+
+    /// How long a test's transaction may wait for a pooled connection: the suite runs its tests in parallel on
+    /// two cores, so a test that queues 50 transactions on a pool of 4 can wait far longer than production would.
+    public static let connectionRequestTimeout: TimeAmount = .seconds(60)
 
     /// The engines to run a test on.
     public static var kinds: [Database.Kind] {
@@ -27,7 +32,9 @@ public enum TestDatabases {
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("kauri.sqlite").path
             let databases = try (0..<instances).map { _ in
-                try Database(.sqlite(path: path, poolSize: 4), logger: logger)
+                try Database(
+                    .sqlite(path: path, poolSize: 4), logger: logger,
+                    connectionRequestTimeout: connectionRequestTimeout)
             }
             do {
                 let result = try await body(databases)
@@ -43,7 +50,9 @@ public enum TestDatabases {
             let admin = try Database(.postgres(url: .init(url), poolSize: 1), logger: logger)
             try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
             let databases = try (0..<instances).map { _ in
-                try Database(.postgres(url: .init(url), poolSize: 4, searchPath: [schema]), logger: logger)
+                try Database(
+                    .postgres(url: .init(url), poolSize: 4, searchPath: [schema]), logger: logger,
+                    connectionRequestTimeout: connectionRequestTimeout)
             }
             func teardown() async {
                 for database in databases { await database.shutdown() }

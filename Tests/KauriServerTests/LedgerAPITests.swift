@@ -4,6 +4,7 @@ import HummingbirdTesting
 import KauriCore
 import KauriDatabase
 import KauriServer
+import KauriTestSupport
 import Testing
 
 /// The ledger's HTTP API, driven through the real application on SQLite and, when POSTGRES_URL is set, on a
@@ -46,7 +47,8 @@ struct LedgerAPITests {
             let admin = try Database(.postgres(url: .init(url), poolSize: 1), logger: TestApp.quietLogger)
             try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
             let database = try Database(
-                .postgres(url: .init(url), poolSize: 2, searchPath: [schema]), logger: TestApp.quietLogger)
+                .postgres(url: .init(url), poolSize: 2, searchPath: [schema]), logger: TestApp.quietLogger,
+                connectionRequestTimeout: TestDatabases.connectionRequestTimeout)
             func teardown() async {
                 await database.shutdown()
                 try? await admin.withConnection { try await $0.raw("DROP SCHEMA \(unsafeRaw: schema) CASCADE").run() }

@@ -5,6 +5,7 @@ import KauriCore
 import KauriDatabase
 import KauriHTTP
 import KauriServer
+import KauriTestSupport
 import Logging
 
 /// Builds the real application on a fresh SQLite file (or the given database) for API tests.
@@ -34,7 +35,9 @@ enum TestApp {
         try await withDataDirectory { directory in
             var settings = settings
             settings.dataDirectory = directory
-            let database = try Database(settings.database, logger: quietLogger)
+            let database = try Database(
+                settings.database, logger: quietLogger,
+                connectionRequestTimeout: TestDatabases.connectionRequestTimeout)
             do {
                 try await self.serve(
                     settings: settings, database: providedDatabase ?? database, migrate: providedDatabase == nil,
