@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "KauriLedger", targets: ["KauriLedger"]),
         .library(name: "KauriMessaging", targets: ["KauriMessaging"]),
         .library(name: "KauriIdentity", targets: ["KauriIdentity"]),
+        .library(name: "KauriWebhooks", targets: ["KauriWebhooks"]),
+        .library(name: "KauriPayments", targets: ["KauriPayments"]),
         .library(name: "KauriSandbox", targets: ["KauriSandbox"]),
         .library(name: "KauriServer", targets: ["KauriServer"]),
     ],
@@ -58,6 +60,9 @@ let package = Package(
             name: "KauriHTTP",
             dependencies: [
                 "KauriCore",
+                "KauriDatabase",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,12 +117,47 @@ let package = Package(
             resources: [.copy("Resources/common-passwords.txt")]
         ),
         .target(
+            name: "KauriWebhooks",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "KauriPayments",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                "KauriLedger",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "KauriSandbox",
             dependencies: [
                 "KauriCore",
                 "KauriHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -129,6 +169,9 @@ let package = Package(
                 "KauriLedger",
                 "KauriMessaging",
                 "KauriIdentity",
+                "KauriWebhooks",
+                "KauriPayments",
+                "KauriSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,7 +191,9 @@ let package = Package(
                 "KauriDatabase",
                 "KauriCore",
                 "KauriLedger",
+                "KauriSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -224,6 +269,9 @@ let package = Package(
             dependencies: [
                 "KauriHTTP",
                 "KauriCore",
+                "KauriDatabase",
+                "KauriTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -271,6 +319,43 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KauriWebhooksTests",
+            dependencies: [
+                "KauriWebhooks",
+                "KauriTestSupport",
+                "KauriDatabase",
+                "KauriHTTP",
+                "KauriCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "KauriPaymentsTests",
+            dependencies: [
+                "KauriPayments",
+                "KauriSandbox",
+                "KauriTestSupport",
+                "KauriDatabase",
+                "KauriLedger",
+                "KauriHTTP",
+                "KauriCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "KauriServerTests",
             dependencies: [
                 "KauriServer",
@@ -281,8 +366,11 @@ let package = Package(
                 "KauriDatabase",
                 "KauriLedger",
                 "KauriHTTP",
+                "KauriPayments",
+                "KauriWebhooks",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

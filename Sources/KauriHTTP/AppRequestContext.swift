@@ -17,6 +17,9 @@ public struct AppRequestContext: RequestContext {
     public var authenticationFailure: APIError?
     /// The peer's IP address (the TCP connection's remote end), for per-client limits.
     public var clientAddress: String?
+    /// The request's validated `Idempotency-Key`, set by `IdempotencyMiddleware`; a handler keys the rows it
+    /// creates by (caller, key) so that re-running it after a crash finds them instead of creating new ones.
+    public var idempotencyKey: String?
 
     /// Creates the context for a new request.
     public init(source: ApplicationRequestContextSource) {
@@ -26,6 +29,7 @@ public struct AppRequestContext: RequestContext {
         self.caller = nil
         self.authenticationFailure = nil
         self.clientAddress = source.channel.remoteAddress?.ipAddress
+        self.idempotencyKey = nil
     }
 
     /// Decodes JSON bodies, insisting on a JSON content type and turning failures into problem details.

@@ -134,3 +134,35 @@ enum SandboxHTTP {
         }
     }
 }
+
+extension SandboxHTTP {
+    /// A JSON response from a hand-built document, for the payment simulators' exact wire shapes.
+    static func document(_ status: Int, _ document: SandboxJSON) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status),
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: document.bytes)))
+    }
+
+    /// `text` with the characters HTML gives meaning to escaped, for a text node or a quoted attribute.
+    static func htmlEscaped(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    /// `text` percent-encoded for a URL query value: everything but unreserved characters is escaped.
+    static func queryEscaped(_ text: String) -> String {
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+}

@@ -1,4 +1,4 @@
-/// The messaging providers the sandbox simulates; the raw values are the adapters' provider names.
+/// The providers the sandbox simulates; the raw values are the adapters' provider names.
 public enum SandboxProvider: String, Sendable, Hashable, CaseIterable {
     /// Hubtel SMS.
     case hubtel
@@ -8,4 +8,10 @@ public enum SandboxProvider: String, Sendable, Hashable, CaseIterable {
     case africasTalking = "africastalking"
     /// Resend email.
     case resend
+    /// Paystack payments: hosted checkout, mobile-money charges, refunds and transfers.
+    case paystack
+    /// Safaricom M-Pesa Daraja: STK push, STK query and B2C payouts.
+    case daraja
+    /// PayHero Kenya: M-Pesa STK collections and withdrawals.
+    case payhero
 }

@@ -6,6 +6,7 @@ import KauriHTTP
 import KauriIdentity
 import KauriLedger
 import KauriMessaging
+import KauriPayments
 import NIOCore
 import NIOPosix
 import Logging
@@ -40,6 +41,10 @@ public struct AppDependencies: Sendable {
     public var identity: Identity
     /// How the outbox delivery service paces itself.
     public var outboxDelivery: OutboxDeliveryService.Configuration
+    /// Payment intents, refunds, the webhook inbox and reconciliation.
+    public var payments: Payments
+    /// How often the payments worker reconciles.
+    public var reconcileInterval: Duration
 
     /// Collects the dependencies; the clock, ids and metrics default to real ones.
     public init(
@@ -56,7 +61,10 @@ public struct AppDependencies: Sendable {
         bcryptCost: UInt8 = 12,
         sms: (any SmsSender)? = nil,
         email: (any EmailSender)? = nil,
-        outboxDelivery: OutboxDeliveryService.Configuration = .init()
+        outboxDelivery: OutboxDeliveryService.Configuration = .init(),
+        gateways: [any PaymentGateway] = [],
+        paymentsConfiguration: ((inout Payments.Configuration) -> Void)? = nil,
+        reconcileInterval: Duration = .seconds(5)
     ) {
         self.settings = settings
         self.database = database
@@ -83,6 +91,15 @@ public struct AppDependencies: Sendable {
             database: database, outbox: self.outbox, keys: keys,
             passwords: PasswordHasher(cost: bcryptCost, threadPool: PasswordHashingPool.shared), clock: clock,
             ids: self.ids, logger: logger, configuration: configuration)
+        var payments = Payments.Configuration(
+            publicURL: settings.payments.apiURL ?? "http://\(settings.host):\(settings.port)",
+            callbackKey: keys.authSecret.key(for: "kauri.payments.callback-token"),
+            paymentLifetimeMilliseconds: UInt64(settings.payments.paymentLifetimeMinutes) * 60_000)
+        paymentsConfiguration?(&payments)
+        self.payments = Payments(
+            database: database, ledger: self.ledger, gateways: PaymentGateways(gateways), publisher: nil, clock: clock,
+            ids: self.ids, logger: logger, configuration: payments)
+        self.reconcileInterval = reconcileInterval
     }
 }
 
@@ -114,6 +131,7 @@ enum PasswordHashingPool {
 /// The migrations of every module, in dependency order. Modules append theirs as they arrive.
 public let allMigrations: [Migration] =
     PlatformMigrations.all + LedgerMigrations.all + MessagingMigrations.all + IdentityMigrations.all
+    + PaymentMigrations.all
 
 /// The Kauri version reported by the OpenAPI document and the CLI.
 public let kauriVersion = "0.1.0"
@@ -162,6 +180,7 @@ public func buildApplication(
     ).addRoutes(to: api)
     LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
+    PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
     if settings.mode == .sandbox {
         DevMessagesRoutes(database: dependencies.database, limits: settings.limits).addRoutes(to: api)
     }
@@ -184,10 +203,14 @@ public func buildApplication(
                 outbox: dependencies.outbox, database: dependencies.database, sms: dependencies.sms,
                 email: dependencies.email, clock: dependencies.clock, logger: dependencies.logger,
                 configuration: dependencies.outboxDelivery),
+            PaymentsWorker(payments: dependencies.payments, reconcileInterval: dependencies.reconcileInterval),
         ],
         onServerRunning: { channel in
             let address = channel.localAddress
             let port = address?.port ?? settings.port
+            if settings.payments.apiURL == nil {
+                dependencies.payments.setPublicURL("http://\(settings.host):\(port)")
+            }
             await onListening(port)
             dependencies.logger.info(
                 "kauri ready",

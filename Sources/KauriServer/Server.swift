@@ -4,6 +4,8 @@ import KauriCore
 import KauriDatabase
 import KauriHTTP
 import KauriMessaging
+import KauriPayments
+import KauriSandbox
 import Logging
 import ServiceLifecycle
 
@@ -54,25 +56,44 @@ public enum Server {
         let database = try await Self.openDatabase(settings, logger: logger)
         let sms: (any SmsSender)?
         let email: (any EmailSender)?
+        var sandbox: SandboxServer?
+        let gateways: [any PaymentGateway]
         do {
             try Self.fillSandboxSecrets(&settings, logger: logger)
             sms = try MessagingProviders.sms(settings.messaging, logger: logger)
             email = try MessagingProviders.email(settings.messaging, logger: logger)
+            if settings.mode == .sandbox {
+                sandbox = try await SandboxServer.start(
+                    port: settings.payments.sandboxPort, logger: Logger(label: "kauri.sandbox"))
+                if let sandbox {
+                    logger.info("gateway sandbox ready", metadata: ["url": .string(sandbox.baseURL)])
+                }
+            }
+            gateways = try PaymentProviders.gateways(settings.payments, sandbox: sandbox, clock: SystemClock())
         } catch {
+            await sandbox?.shutdown()
             await database.shutdown()
             throw error
         }
+        let paystackWebhookPath = "/v1/webhooks/paystack"
         let app = buildApplication(
             AppDependencies(
                 settings: settings, database: database, logger: logger, accessLogger: accessLogger, sms: sms,
-                email: email))
+                email: email, gateways: gateways),
+            onListening: { [settings, sandbox] port in
+                // The simulated Paystack dashboard's webhook URL: this server.
+                sandbox?.payments.setPaystackWebhookURL(
+                    (settings.payments.apiURL ?? "http://\(settings.host):\(port)") + paystackWebhookPath)
+            })
         let group = Self.makeServiceGroup(app, settings: settings, logger: logger)
         do {
             try await group.run()
         } catch {
+            await sandbox?.shutdown()
             await database.shutdown()
             throw error
         }
+        await sandbox?.shutdown()
         await database.shutdown()
         logger.info("kauri stopped")
     }

@@ -52,6 +52,8 @@ public struct ServerSettings: Sendable {
     public var authRateLimit: RateLimit? = RateLimit(parsing: "60/minute")
     /// Where SMS and email go.
     public var messaging = MessagingSettings()
+    /// Payment gateways and payment policies.
+    public var payments = PaymentSettings()
 
     /// The defaults: SQLite under `./.kauri`, sandbox mode, 127.0.0.1:8080.
     public init(
@@ -135,5 +137,35 @@ public struct MessagingSettings: Sendable {
     public var smtpURL: Secret<String>?
 
     /// Nothing configured: the dev sink in sandbox mode.
+    public init() {}
+}
+
+/// Payment gateways' credentials and the payment policies.
+public struct PaymentSettings: Sendable {
+    /// This API's public root for callbacks; nil: `http://<host>:<port>`.
+    public var apiURL: String?
+    public var paystackSecretKey: Secret<String>?
+    public var paystackBaseURL: String?
+    public var mpesaConsumerKey: String?
+    public var mpesaConsumerSecret: Secret<String>?
+    public var mpesaShortCode: String?
+    public var mpesaPasskey: Secret<String>?
+    public var mpesaTillNumber: String?
+    public var mpesaB2CShortCode: String?
+    public var mpesaInitiatorName: String?
+    public var mpesaSecurityCredential: Secret<String>?
+    public var mpesaBaseURL: String?
+    public var payheroUsername: String?
+    public var payheroPassword: Secret<String>?
+    public var payheroChannelID: Int?
+    public var payheroBaseURL: String?
+    /// Minutes a payment waits for the customer.
+    public var paymentLifetimeMinutes = 60
+    /// Hours an idempotency key is kept.
+    public var idempotencyRetentionHours = 24
+    /// Sandbox mode: the simulators' port (0: any).
+    public var sandboxPort = 0
+
+    /// Nothing configured: the sandbox's gateways in sandbox mode, none in live mode.
     public init() {}
 }

@@ -155,12 +155,104 @@ public struct Setting: Sendable, Hashable {
         isSecret: true,
         help: "smtp://user:pass@host:587 (STARTTLS required), smtps://…:465 (TLS), or smtp+insecure://host:25 (no TLS).")
 
+    /// This API's public root.
+    public static let apiURL = Setting(
+        flag: "api-url", environmentVariable: "KAURI_API_URL", kind: .string,
+        defaultDescription: "http://<host>:<port>", isSecret: false,
+        help: "This API's public root as gateways reach it: callback and checkout-return URLs hang off it.")
+    /// Paystack secret key.
+    public static let paystackSecretKey = Setting(
+        flag: "paystack-secret-key", environmentVariable: "KAURI_PAYSTACK_SECRET_KEY", kind: .string,
+        defaultDescription: "(sandbox's in sandbox mode)", isSecret: true,
+        help: "Paystack secret key (sk_live_… / sk_test_…); enables the paystack gateway. Also signs its webhooks.")
+    /// Paystack base URL.
+    public static let paystackBaseURL = Setting(
+        flag: "paystack-base-url", environmentVariable: "KAURI_PAYSTACK_BASE_URL", kind: .string,
+        defaultDescription: "https://api.paystack.co", isSecret: false, help: "Override Paystack's API base URL.")
+    /// Daraja consumer key.
+    public static let mpesaConsumerKey = Setting(
+        flag: "mpesa-consumer-key", environmentVariable: "KAURI_MPESA_CONSUMER_KEY", kind: .string,
+        defaultDescription: "(sandbox's in sandbox mode)", isSecret: false,
+        help: "Daraja app consumer key; with the other KAURI_MPESA_* settings enables the mpesa gateway.")
+    /// Daraja consumer secret.
+    public static let mpesaConsumerSecret = Setting(
+        flag: "mpesa-consumer-secret", environmentVariable: "KAURI_MPESA_CONSUMER_SECRET", kind: .string,
+        defaultDescription: "(none)", isSecret: true, help: "Daraja app consumer secret.")
+    /// Daraja short code.
+    public static let mpesaShortCode = Setting(
+        flag: "mpesa-shortcode", environmentVariable: "KAURI_MPESA_SHORTCODE", kind: .string,
+        defaultDescription: "(none)", isSecret: false, help: "Lipa na M-Pesa short code (paybill or store number).")
+    /// Daraja pass key.
+    public static let mpesaPasskey = Setting(
+        flag: "mpesa-passkey", environmentVariable: "KAURI_MPESA_PASSKEY", kind: .string, defaultDescription: "(none)",
+        isSecret: true, help: "Lipa na M-Pesa Online pass key (signs the STK push password).")
+    /// Daraja transaction type.
+    public static let mpesaTillNumber = Setting(
+        flag: "mpesa-till-number", environmentVariable: "KAURI_MPESA_TILL_NUMBER", kind: .string,
+        defaultDescription: "(none: paybill)", isSecret: false,
+        help: "Buy-goods till number; when set, STK pushes are CustomerBuyGoodsOnline to it.")
+    /// Daraja B2C short code.
+    public static let mpesaB2CShortCode = Setting(
+        flag: "mpesa-b2c-shortcode", environmentVariable: "KAURI_MPESA_B2C_SHORTCODE", kind: .string,
+        defaultDescription: "(none)", isSecret: false, help: "B2C short code for refunds and payouts.")
+    /// Daraja initiator.
+    public static let mpesaInitiatorName = Setting(
+        flag: "mpesa-initiator-name", environmentVariable: "KAURI_MPESA_INITIATOR_NAME", kind: .string,
+        defaultDescription: "(none)", isSecret: false, help: "B2C initiator (API operator) name.")
+    /// Daraja security credential.
+    public static let mpesaSecurityCredential = Setting(
+        flag: "mpesa-security-credential", environmentVariable: "KAURI_MPESA_SECURITY_CREDENTIAL", kind: .string,
+        defaultDescription: "(none)", isSecret: true,
+        help: "B2C security credential: the initiator password encrypted with M-Pesa's certificate (from the portal).")
+    /// Daraja base URL.
+    public static let mpesaBaseURL = Setting(
+        flag: "mpesa-base-url", environmentVariable: "KAURI_MPESA_BASE_URL", kind: .string,
+        defaultDescription: "https://api.safaricom.co.ke", isSecret: false,
+        help: "Daraja base URL (https://sandbox.safaricom.co.ke for Safaricom's sandbox).")
+    /// PayHero user.
+    public static let payheroUsername = Setting(
+        flag: "payhero-username", environmentVariable: "KAURI_PAYHERO_USERNAME", kind: .string,
+        defaultDescription: "(sandbox's in sandbox mode)", isSecret: false,
+        help: "PayHero API username; with the password and channel id enables the payhero gateway.")
+    /// PayHero password.
+    public static let payheroPassword = Setting(
+        flag: "payhero-password", environmentVariable: "KAURI_PAYHERO_PASSWORD", kind: .string,
+        defaultDescription: "(none)", isSecret: true, help: "PayHero API password.")
+    /// PayHero channel.
+    public static let payheroChannelID = Setting(
+        flag: "payhero-channel-id", environmentVariable: "KAURI_PAYHERO_CHANNEL_ID", kind: .integer,
+        defaultDescription: "(none)", isSecret: false, help: "PayHero payment channel id.")
+    /// PayHero base URL.
+    public static let payheroBaseURL = Setting(
+        flag: "payhero-base-url", environmentVariable: "KAURI_PAYHERO_BASE_URL", kind: .string,
+        defaultDescription: "https://backend.payhero.co.ke/api/v2", isSecret: false,
+        help: "Override PayHero's API base URL.")
+    /// Payment lifetime.
+    public static let paymentLifetimeMinutes = Setting(
+        flag: "payment-lifetime-minutes", environmentVariable: "KAURI_PAYMENT_LIFETIME_MINUTES", kind: .integer,
+        defaultDescription: "60", isSecret: false,
+        help: "Minutes a payment waits for the customer before it expires (1–10080).")
+    /// Idempotency retention.
+    public static let idempotencyRetentionHours = Setting(
+        flag: "idempotency-retention-hours", environmentVariable: "KAURI_IDEMPOTENCY_RETENTION_HOURS", kind: .integer,
+        defaultDescription: "24", isSecret: false,
+        help: "Hours an Idempotency-Key and its stored response are kept (24–2160).")
+    /// Sandbox port.
+    public static let sandboxPort = Setting(
+        flag: "sandbox-port", environmentVariable: "KAURI_SANDBOX_PORT", kind: .integer,
+        defaultDescription: "0 (any free port)", isSecret: false,
+        help: "Sandbox mode: the port of the in-process gateway simulators (`kauri sandbox` runs them alone).")
+
     /// Every setting of `kauri serve`, in help order.
     public static let all: [Setting] = [
         .host, .port, .dataDirectory, .databaseURL, .databasePoolSize, .mode, .corsAllowedOrigins,
         .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds, .adminAPIKey, .publicURL, .jwtSigningKey,
         .jwtVerificationKeys, .authSecret, .admins, .rateLimit, .authRateLimit, .smsProvider, .smsUsername, .smsAPIKey,
         .smsSender, .smsBaseURL, .emailProvider, .emailFrom, .resendAPIKey, .resendBaseURL, .smtpURL,
+        .apiURL, .paystackSecretKey, .paystackBaseURL, .mpesaConsumerKey, .mpesaConsumerSecret, .mpesaShortCode, .mpesaPasskey,
+        .mpesaTillNumber, .mpesaB2CShortCode, .mpesaInitiatorName, .mpesaSecurityCredential, .mpesaBaseURL,
+        .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
+        .idempotencyRetentionHours, .sandboxPort,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

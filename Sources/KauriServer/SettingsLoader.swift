@@ -130,6 +130,7 @@ public enum SettingsLoader {
         }
         try Self.loadIdentity(reader, into: &settings)
         try Self.loadMessaging(reader, into: &settings)
+        try Self.loadPayments(reader, into: &settings)
         return settings
     }
 
@@ -223,6 +224,57 @@ public enum SettingsLoader {
             }
         }
         settings.messaging = messaging
+    }
+
+    private static func loadPayments(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+        var payments = PaymentSettings()
+        func string(_ setting: Setting) throws(SettingsError) -> String? {
+            let value = try Self.read(setting, reader, { try $0.requiredString(forKey: $1, isSecret: setting.isSecret) })
+            return value?.isEmpty == true ? nil : value
+        }
+        payments.apiURL = try string(.apiURL).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        payments.paystackSecretKey = try string(.paystackSecretKey).map(Secret.init)
+        payments.paystackBaseURL = try string(.paystackBaseURL)
+        payments.mpesaConsumerKey = try string(.mpesaConsumerKey)
+        payments.mpesaConsumerSecret = try string(.mpesaConsumerSecret).map(Secret.init)
+        payments.mpesaShortCode = try string(.mpesaShortCode)
+        payments.mpesaPasskey = try string(.mpesaPasskey).map(Secret.init)
+        payments.mpesaTillNumber = try string(.mpesaTillNumber)
+        payments.mpesaB2CShortCode = try string(.mpesaB2CShortCode)
+        payments.mpesaInitiatorName = try string(.mpesaInitiatorName)
+        payments.mpesaSecurityCredential = try string(.mpesaSecurityCredential).map(Secret.init)
+        payments.mpesaBaseURL = try string(.mpesaBaseURL)
+        payments.payheroUsername = try string(.payheroUsername)
+        payments.payheroPassword = try string(.payheroPassword).map(Secret.init)
+        payments.payheroChannelID = try Self.read(.payheroChannelID, reader, { try $0.requiredInt(forKey: $1) })
+        payments.payheroBaseURL = try string(.payheroBaseURL)
+        for (setting, url) in [
+            (Setting.apiURL, payments.apiURL), (.paystackBaseURL, payments.paystackBaseURL), (.mpesaBaseURL, payments.mpesaBaseURL),
+            (.payheroBaseURL, payments.payheroBaseURL),
+        ] {
+            if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+                throw SettingsError(setting: setting, reason: "must be an http(s):// URL")
+            }
+        }
+        if let minutes = try Self.read(.paymentLifetimeMinutes, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1...10_080).contains(minutes) else {
+                throw SettingsError(setting: .paymentLifetimeMinutes, reason: "must be from 1 to 10080, got \(minutes)")
+            }
+            payments.paymentLifetimeMinutes = minutes
+        }
+        if let hours = try Self.read(.idempotencyRetentionHours, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (24...2_160).contains(hours) else {
+                throw SettingsError(setting: .idempotencyRetentionHours, reason: "must be from 24 to 2160, got \(hours)")
+            }
+            payments.idempotencyRetentionHours = hours
+        }
+        if let port = try Self.read(.sandboxPort, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (0...65_535).contains(port) else {
+                throw SettingsError(setting: .sandboxPort, reason: "must be from 0 to 65535, got \(port)")
+            }
+            payments.sandboxPort = port
+        }
+        settings.payments = payments
     }
 
     /// Reads one setting: nil when no source sets it, the typed value when one does, and an error naming the

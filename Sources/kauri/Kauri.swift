@@ -6,7 +6,9 @@ import KauriDatabase
 import KauriIdentity
 import KauriLedger
 import KauriServer
+import KauriSandbox
 import Logging
+import UnixSignals
 
 /// The `kauri` command: `serve` (the default), `migrate`, `ledger verify`.
 @main
@@ -15,7 +17,7 @@ struct Kauri: AsyncParsableCommand {
         commandName: "kauri",
         abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
         version: kauriVersion,
-        subcommands: [Serve.self, Migrate.self, LedgerCommand.self, Keys.self],
+        subcommands: [Serve.self, Migrate.self, SandboxCommand.self, LedgerCommand.self, Keys.self],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
@@ -303,5 +305,29 @@ struct Keys: ParsableCommand {
     func run() {
         print("KAURI_JWT_SIGNING_KEY=\(SigningKey.generate().base64Seed)")
         print("KAURI_AUTH_SECRET=\(AuthSecret.generate().base64)")
+    }
+}
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Run the gateway and messaging simulators alone (Paystack, M-Pesa Daraja, PayHero, SMS, email).",
+        discussion: """
+            Point an adapter's base URL at <url>/paystack, <url>/daraja or <url>/payhero/api/v2. The credentials \
+            the simulators accept and the phone numbers that script outcomes are in docs/SANDBOX.md.
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8090
+    @Option(help: "Where the simulated Paystack dashboard sends webhooks, e.g. http://127.0.0.1:8080/v1/webhooks/paystack.")
+    var paystackWebhookURL: String?
+
+    func run() async throws {
+        let logger = Logger(label: "kauri.sandbox")
+        let sandbox = try await SandboxServer.start(host: self.host, port: self.port, logger: logger)
+        if let url = self.paystackWebhookURL { sandbox.payments.setPaystackWebhookURL(url) }
+        print("kauri sandbox listening on \(sandbox.baseURL)")
+        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
+        await sandbox.shutdown()
     }
 }

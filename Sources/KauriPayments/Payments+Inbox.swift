@@ -1,0 +1,266 @@
+import Crypto
+import Foundation
+import KauriCore
+import KauriDatabase
+import SQLKit
+
+extension Payments {
+    /// The most header values kept with an inbox event, and the largest body accepted.
+    public static let webhookHeaderCountMax = 64
+    public static let webhookBodyBytesMax = 256 * 1024
+
+    /// What the inbox did with a webhook.
+    public enum WebhookReceipt: Sendable, Hashable {
+        /// Stored; it will be applied shortly.
+        case accepted
+        /// Already stored before (a provider retry or a duplicate delivery).
+        case duplicate
+    }
+
+    /// Verifies a webhook or callback and stores it, raw, once. Applying happens later (`applyDueEvents`).
+    ///
+    /// - A signed gateway's webhook (`/v1/webhooks/{gateway}`) must carry a valid signature.
+    /// - An unsigned gateway's callback must come to the unguessable URL of one payment or refund
+    ///   (`/v1/callbacks/{id}/{token}`); its news is confirmed with the gateway's status API before it counts.
+    /// - Throws: `PaymentError.webhookUnauthenticated` (nothing stored), `.webhookMalformed`,
+    ///   `.gatewayNotConfigured`.
+    public func receiveWebhook(
+        gateway name: GatewayName?, target: (id: String, token: String)?, headers: [String: String], body: [UInt8]
+    ) async throws -> WebhookReceipt {
+        let gatewayName: GatewayName
+        var targetID: String?
+        if let target {
+            let expected = self.callbackToken(for: target.id)
+            guard ConstantTime.isEqual(Array(target.token.utf8), Array(expected.utf8)) else {
+                throw PaymentError.webhookUnauthenticated
+            }
+            guard let owner = try await self.gatewayName(ofTarget: target.id) else {
+                throw PaymentError.webhookUnauthenticated
+            }
+            gatewayName = owner
+            targetID = target.id
+        } else {
+            guard let name else { throw PaymentError.webhookUnauthenticated }
+            gatewayName = name
+        }
+        let gateway = try self.gateway(gatewayName)
+        if targetID == nil, !gateway.capabilities.contains(.signedWebhooks) {
+            // Unsigned news is accepted only at a per-payment callback URL.
+            throw PaymentError.webhookUnauthenticated
+        }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw PaymentError.webhookMalformed("the body is not UTF-8")
+        }
+        let kept = Dictionary(
+            headers.filter { !Self.droppedHeaders.contains($0.key) }.prefix(Self.webhookHeaderCountMax).map {
+                ($0.key, $0.value)
+            }, uniquingKeysWith: { first, _ in first })
+        do {
+            _ = try gateway.parseWebhook(IncomingWebhook(headers: kept, body: body, pathToken: target?.token))
+        } catch .signatureMissing, .signatureInvalid {
+            throw PaymentError.webhookUnauthenticated
+        } catch .malformed(let detail) {
+            throw PaymentError.webhookMalformed(detail)
+        }
+        var hasher = SHA256()
+        hasher.update(data: Data((targetID ?? "").utf8))
+        hasher.update(data: Data([0]))
+        hasher.update(data: body)
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let event = InboxEvent(
+            id: "evt_" + self.ids.makeUUID().base32, gateway: gatewayName, digest: digest, targetID: targetID,
+            headers: kept, body: text, state: .pending, attempts: 0, lastError: nil, receivedAt: self.clock.now())
+        let inserted = try await self.database.transaction { connection in
+            try await PaymentStore.insertEvent(event, on: connection)
+        }
+        if inserted { self.inboxWake.signal() }
+        return inserted ? .accepted : .duplicate
+    }
+
+    /// Headers never stored with an event.
+    static let droppedHeaders: Set<String> = ["authorization", "cookie", "proxy-authorization"]
+
+    /// The gateway of the payment or refund a callback URL names.
+    private func gatewayName(ofTarget id: String) async throws -> GatewayName? {
+        if let paymentID = Payment.ID(id) {
+            return try await self.payment(paymentID, ownerReference: nil)?.gateway
+        }
+        if let refundID = Refund.ID(id), let refund = try await self.refund(refundID) {
+            return try await self.payment(refund.paymentID, ownerReference: nil)?.gateway
+        }
+        return nil
+    }
+
+    /// Applies due inbox events, up to one batch; returns how many it handled.
+    @discardableResult
+    public func applyDueEvents() async throws -> Int {
+        let now = self.clock.now()
+        let events = try await self.database.transaction { connection in
+            try await PaymentStore.claimDueEvents(
+                now: now, limit: self.configuration.inboxBatchSize,
+                leaseMilliseconds: self.configuration.inboxLeaseMilliseconds, kind: self.database.kind,
+                on: connection)
+        }
+        for event in events {
+            await self.applyEvent(event)
+        }
+        return events.count
+    }
+
+    /// Waits until a webhook was stored or `milliseconds` passed.
+    func waitForInbox(milliseconds: Int) async {
+        await self.inboxWake.wait(milliseconds: milliseconds)
+    }
+
+    private func applyEvent(_ event: InboxEvent) async {
+        let outcome: (InboxEvent.State, String?)
+        do {
+            outcome = try await self.apply(event)
+        } catch let error as GatewayError {
+            outcome = (.pending, Self.describe(error))
+        } catch {
+            outcome = (.pending, String(describing: error))
+        }
+        var (state, detail) = outcome
+        let now = self.clock.now()
+        var nextAttempt: Timestamp?
+        if state == .pending {
+            if event.attempts >= self.configuration.inboxAttemptsMax {
+                state = .failed
+                self.logger.error(
+                    "webhook event could not be applied; giving up",
+                    metadata: ["webhook.id": "\(event.id)", "gateway.name": "\(event.gateway)", "error": "\(detail ?? "")"])
+            } else {
+                nextAttempt = now.adding(milliseconds: self.checkDelay(attempt: event.attempts - 1))
+            }
+        }
+        let (finalState, finalDetail, finalAttempt) = (state, detail, nextAttempt)
+        do {
+            try await self.database.withConnection { connection in
+                try await PaymentStore.finishEvent(
+                    id: event.id, state: finalState, error: finalDetail, nextAttemptAt: finalAttempt, now: now,
+                    on: connection)
+            }
+        } catch {
+            self.logger.warning("could not record a webhook event's outcome", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What one event means, applied. Returns the event's new state (pending: try again later).
+    private func apply(_ event: InboxEvent) async throws -> (InboxEvent.State, String?) {
+        let gateway = try self.gateway(event.gateway)
+        let parsed: [GatewayEvent]
+        do {
+            parsed = try gateway.parseWebhook(
+                IncomingWebhook(headers: event.headers, body: Array(event.body.utf8), pathToken: nil))
+        } catch {
+            return (.failed, "unreadable: \(error)")
+        }
+        var state = InboxEvent.State.ignored
+        var detail: String?
+        for news in parsed {
+            let result: (InboxEvent.State, String?)
+            switch news {
+            case .payment(let status):
+                result = try await self.applyPaymentNews(status, event: event, gateway: gateway)
+            case .refund(let status):
+                result = try await self.applyRefundNews(status, event: event, gateway: gateway)
+            case .payout(let status):
+                // A payout result may be the B2C or withdraw that carried one of our refunds.
+                let outcome: GatewayRefundStatus.Outcome =
+                    switch status.outcome {
+                    case .pending: .pending
+                    case .succeeded: .succeeded
+                    case .failed(let code, let message): .failed(code: code, message: message)
+                    }
+                result = try await self.applyRefundNews(
+                    GatewayRefundStatus(
+                        reference: status.reference, paymentReference: nil, providerReference: status.providerReference,
+                        outcome: outcome, amount: status.amount), event: event, gateway: gateway)
+            case .ignored(let type):
+                result = (.ignored, "event type \(type) is not used")
+            }
+            // The most serious outcome wins: pending (retry) > flagged > applied > ignored.
+            if Self.rank(result.0) > Self.rank(state) { (state, detail) = result }
+        }
+        return (state, detail)
+    }
+
+    private static func rank(_ state: InboxEvent.State) -> Int {
+        switch state {
+        case .ignored: 0
+        case .applied: 1
+        case .flagged: 2
+        case .failed: 3
+        case .pending: 4
+        }
+    }
+
+    private func applyPaymentNews(
+        _ status: GatewayPaymentStatus, event: InboxEvent, gateway: any PaymentGateway
+    ) async throws -> (InboxEvent.State, String?) {
+        let id: Payment.ID?
+        if let target = event.targetID {
+            id = Payment.ID(target)
+        } else {
+            id = try await self.database.withConnection { connection in
+                try await PaymentStore.paymentID(
+                    gateway: gateway.name, reference: status.reference, providerReference: status.providerReference,
+                    on: connection)
+            }
+        }
+        guard let id, let payment = try await self.payment(id, ownerReference: nil) else {
+            return (.ignored, "no payment matches")
+        }
+        var confirmed = status
+        if !gateway.capabilities.contains(.signedWebhooks) {
+            // Unsigned news is a hint: the gateway's own status API decides. The callback's amount (the status
+            // API may not report one) is still checked against the intent.
+            guard status.outcome != .pending else { return (.applied, nil) }
+            let verified = try await gateway.verify(
+                VerifyRequest(
+                    reference: payment.gatewayReference,
+                    providerReference: status.providerReference ?? payment.providerReference,
+                    currency: payment.amount.currency))
+            confirmed = GatewayPaymentStatus(
+                reference: verified.reference ?? status.reference,
+                providerReference: verified.providerReference ?? status.providerReference,
+                outcome: verified.outcome, amount: status.amount ?? verified.amount,
+                providerTransactionID: status.providerTransactionID ?? verified.providerTransactionID)
+            if confirmed.outcome == .pending {
+                return (.pending, "the gateway does not confirm the callback yet")
+            }
+        }
+        let applied = try await self.apply(confirmed, to: id)
+        return applied.reviewReason != nil && payment.reviewReason == nil
+            ? (.flagged, applied.reviewReason?.rawValue) : (.applied, nil)
+    }
+
+    private func applyRefundNews(
+        _ status: GatewayRefundStatus, event: InboxEvent, gateway: any PaymentGateway
+    ) async throws -> (InboxEvent.State, String?) {
+        let id: Refund.ID?
+        if let target = event.targetID {
+            id = Refund.ID(target)
+        } else {
+            id = try await self.database.withConnection { connection in
+                try await PaymentStore.refundID(gateway: gateway.name, status: status, on: connection)
+            }
+        }
+        guard let id, let refund = try await self.refund(id) else { return (.ignored, "no refund matches") }
+        if let amount = status.amount, amount != refund.amount, status.outcome == .succeeded {
+            self.logger.error(
+                "refund news with a different amount; not applied",
+                metadata: ["refund.id": "\(id)", "reported": "\(amount)", "expected": "\(refund.amount)"])
+            return (.flagged, "amount mismatch: reported \(amount), refund is \(refund.amount)")
+        }
+        try await self.applyRefund(status, to: id)
+        return (.applied, nil)
+    }
+
+    /// The delay before check number `attempt` (0-based), the last delay repeating.
+    func checkDelay(attempt: Int) -> UInt64 {
+        let delays = self.configuration.checkDelaysMilliseconds
+        return delays[min(max(0, attempt), delays.count - 1)]
+    }
+}

@@ -1,0 +1,132 @@
+import KauriCore
+import KauriDatabase
+import SQLKit
+
+extension Payments {
+    /// Checks payments and refunds still waiting whose check is due, through the gateways' status APIs.
+    ///
+    /// A timeout or 5xx from the provider changes nothing but the next check time: a payment is never assumed
+    /// paid or failed. A payment still not final when its lifetime ends (after one last check) expires.
+    /// - Returns: How many payments and refunds were checked.
+    @discardableResult
+    public func reconcileDue() async throws -> Int {
+        let now = self.clock.now()
+        let (paymentIDs, refundIDs) = try await self.database.withConnection { connection in
+            (
+                try await PaymentStore.duePaymentIDs(
+                    now: now, limit: self.configuration.reconcileBatchSize, on: connection),
+                try await PaymentStore.dueRefundIDs(
+                    now: now, limit: self.configuration.reconcileBatchSize, on: connection)
+            )
+        }
+        for id in paymentIDs {
+            await self.reconcile(id)
+        }
+        for id in refundIDs {
+            await self.reconcileRefund(id)
+        }
+        return paymentIDs.count + refundIDs.count
+    }
+
+    private func reconcile(_ id: Payment.ID) async {
+        do {
+            guard let payment = try await self.payment(id, ownerReference: nil), !payment.status.isFinal else { return }
+            let now = self.clock.now()
+            if payment.gatewayCall == .pending,
+                now < payment.createdAt.adding(milliseconds: self.configuration.pendingCallGraceMilliseconds)
+            {
+                // The create call may still be in flight on some server; look again later.
+                try await self.schedule(id, now: now)
+                return
+            }
+            var checked: Payment?
+            do {
+                checked = try await self.refresh(id)
+            } catch {
+                self.logger.info(
+                    "status check gave no answer; will check again",
+                    metadata: ["payment.id": "\(id)", "error": "\(Self.describe(error))"])
+            }
+            if let checked, checked.status.isFinal || checked.reviewReason != nil { return }
+            if now >= payment.expiresAt {
+                try await self.expire(id)
+            } else {
+                try await self.schedule(id, now: now)
+            }
+        } catch {
+            self.logger.warning("reconciliation of a payment failed", metadata: ["payment.id": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    private func schedule(_ id: Payment.ID, now: Timestamp) async throws {
+        try await self.database.transaction { connection in
+            guard var payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection),
+                !payment.status.isFinal
+            else { return }
+            payment.nextCheckAt = now.adding(milliseconds: self.checkDelay(attempt: payment.checkAttempts + 1))
+            payment.checkAttempts += 1
+            try await PaymentStore.update(payment, on: connection)
+        }
+    }
+
+    /// Expires a payment whose lifetime ended without a final answer.
+    private func expire(_ id: Payment.ID) async throws {
+        let now = self.clock.now()
+        let published = try await self.database.transaction { connection -> Bool in
+            guard let payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection)
+            else { return false }
+            guard case .moveTo(.expired) = payment.status.applying(.expired) else { return false }
+            var expiring = payment
+            expiring.status = .expired
+            expiring.failure = PaymentFailure(code: "expired", message: "no final answer before the payment expired")
+            expiring.nextAction = nil
+            expiring.nextCheckAt = nil
+            expiring.updatedAt = now
+            try await PaymentStore.update(expiring, on: connection)
+            try await self.publisher?.publish(type: "payment.expired", data: .payment(expiring), on: connection)
+            self.logger.info("payment expired", metadata: ["payment.id": "\(id)"])
+            return self.publisher != nil
+        }
+        if published { self.publisher?.notifyCommitted() }
+    }
+
+    private func reconcileRefund(_ id: Refund.ID) async {
+        do {
+            guard let refund = try await self.refund(id), refund.status == .pending,
+                let payment = try await self.payment(refund.paymentID, ownerReference: nil)
+            else { return }
+            let gateway = try self.gateway(payment.gateway)
+            let now = self.clock.now()
+            if refund.gatewayCall == .pending,
+                now >= refund.createdAt.adding(milliseconds: self.configuration.pendingCallGraceMilliseconds)
+            {
+                // The server that sent it died before recording the answer: resume (asks the gateway first).
+                _ = try await self.startRefund(refund, gateway: gateway, resuming: true)
+            } else if refund.gatewayCall != .pending {
+                let request = GatewayRefundRequest(
+                    reference: refund.gatewayReference, paymentReference: payment.gatewayReference,
+                    paymentProviderTransactionID: payment.providerTransactionID, amount: refund.amount,
+                    phone: payment.method.phone, callbackURL: self.callbackURL(for: refund.id.description))
+                do {
+                    if let status = try await gateway.findRefund(request) {
+                        try await self.applyRefund(status, to: id)
+                    }
+                } catch {
+                    self.logger.info(
+                        "refund status check gave no answer; will check again",
+                        metadata: ["refund.id": "\(id)", "error": "\(Self.describe(error))"])
+                }
+            }
+            try await self.database.transaction { connection in
+                guard var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection),
+                    refund.status == .pending
+                else { return }
+                refund.nextCheckAt = now.adding(milliseconds: self.checkDelay(attempt: refund.checkAttempts + 1))
+                refund.checkAttempts += 1
+                try await PaymentStore.update(refund, on: connection)
+            }
+        } catch {
+            self.logger.warning("reconciliation of a refund failed", metadata: ["refund.id": "\(id)", "error": "\(error)"])
+        }
+    }
+}
