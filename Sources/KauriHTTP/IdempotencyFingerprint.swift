@@ -14,6 +14,9 @@ public struct IdempotencyFingerprint: Sendable, Hashable, CustomStringConvertibl
     /// keeps the recursive parser's stack bounded.
     public static let jsonDepthMax = 64
 
+    /// Lowercase hexadecimal digits, for the digest and for `\u00XX` escapes.
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// The digest in lowercase hexadecimal (64 characters).
     public let hex: String
 
@@ -37,10 +40,13 @@ public struct IdempotencyFingerprint: Sendable, Hashable, CustomStringConvertibl
             hasher.update(data: Array("raw".utf8) + [0])
             hasher.update(data: bytes)
         }
-        self.hex = hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
-        }.joined()
+        var hex: [UInt8] = []
+        hex.reserveCapacity(2 * SHA256.byteCount)
+        for byte in hasher.finalize() {
+            hex.append(Self.hexDigits[Int(byte >> 4)])
+            hex.append(Self.hexDigits[Int(byte & 0x0F)])
+        }
+        self.hex = String(decoding: hex, as: UTF8.self)
     }
 
     /// The digest.
@@ -60,9 +66,12 @@ public struct IdempotencyFingerprint: Sendable, Hashable, CustomStringConvertibl
 
 /// A recursive-descent JSON parser that writes the canonical form of what it reads.
 private struct CanonicalJSONParser {
+    /// The text being parsed.
     let bytes: [UInt8]
+    /// The read position.
     var index = 0
 
+    /// A parser at the start of `bytes`.
     init(bytes: [UInt8]) {
         self.bytes = bytes
     }
@@ -104,6 +113,7 @@ private struct CanonicalJSONParser {
         }
     }
 
+    /// Reads an object and appends it with its members sorted by key.
     private mutating func object(into output: inout [UInt8], depth: Int) -> Bool {
         guard depth <= IdempotencyFingerprint.jsonDepthMax else { return false }
         self.index += 1
@@ -150,6 +160,7 @@ private struct CanonicalJSONParser {
         return true
     }
 
+    /// Reads an array and appends it in order.
     private mutating func array(into output: inout [UInt8], depth: Int) -> Bool {
         guard depth <= IdempotencyFingerprint.jsonDepthMax else { return false }
         self.index += 1
@@ -273,6 +284,7 @@ private struct CanonicalJSONParser {
         return self.index > start
     }
 
+    /// Reads `true`, `false` or `null`.
     private mutating func literal(_ word: String, into output: inout [UInt8]) -> Bool {
         let expected = Array(word.utf8)
         guard self.index + expected.count <= self.bytes.count,
@@ -285,7 +297,7 @@ private struct CanonicalJSONParser {
 
     /// Writes a string in canonical form: only `"`, `\` and control characters escaped.
     private static func writeString(_ decoded: [UInt8], into output: inout [UInt8]) {
-        let digits = Array("0123456789abcdef".utf8)
+        let digits = IdempotencyFingerprint.hexDigits
         output.append(UInt8(ascii: "\""))
         for byte in decoded {
             switch byte {

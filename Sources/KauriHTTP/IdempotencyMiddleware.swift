@@ -73,7 +73,9 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     public let store: IdempotencyStore
     /// The policy.
     public let configuration: Configuration
+    /// The source of "now" for leases and retention.
     private let clock: any WallClock
+    /// `configuration.requiredPaths`, parsed once.
     private let requiredPatterns: [IdempotencyPathPattern]
 
     /// Creates the middleware over `database`, whose migrations must include `IdempotencyMigrations.all`.
@@ -239,6 +241,7 @@ private final class CollectedBody {
     /// The bytes so far.
     var buffer = ByteBuffer()
 
+    /// An empty collection accepting up to `limit` bytes.
     init(limit: Int) {
         self.limit = limit
     }
@@ -246,8 +249,10 @@ private final class CollectedBody {
 
 /// A response body writer that keeps what it is given, up to a limit.
 private struct CollectingWriter: ResponseBodyWriter {
+    /// Where the bytes go.
     let sink: CollectedBody
 
+    /// Appends `buffer`, or throws `ResponseTooLargeError` if that would pass the limit.
     mutating func write(_ buffer: ByteBuffer) async throws {
         guard self.sink.buffer.readableBytes + buffer.readableBytes <= self.sink.limit else {
             throw ResponseTooLargeError(limit: self.sink.limit)
@@ -256,5 +261,6 @@ private struct CollectingWriter: ResponseBodyWriter {
         self.sink.buffer.writeBuffer(&buffer)
     }
 
+    /// Nothing to flush; trailing headers are not replayed.
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

@@ -13,11 +13,17 @@ public struct IdempotencyPurgeService: Service {
     /// The most rows one batch deletes by default.
     public static let batchSizeDefault = 1_000
 
+    /// The table purged.
     let store: IdempotencyStore
+    /// The source of "now" for the age of a key.
     let clock: any WallClock
+    /// How old a key must be to be deleted.
     let retention: Duration
+    /// The wait between passes.
     let interval: Duration
+    /// The most rows one transaction deletes.
     let batchSize: Int
+    /// Where passes and failures are reported.
     let logger: Logger
 
     /// Purges the keys of `database` that are at least `retention` old (the middleware's retention).

@@ -219,6 +219,7 @@ public struct IdempotencyStore: Sendable {
         }
     }
 
+    /// Reads the row for (`scope`, `key`) on `connection` (inside the caller's transaction, if any).
     private static func record(scope: String, key: String, on connection: any SQLDatabase) async throws -> Record? {
         guard
             let row = try await connection.raw(

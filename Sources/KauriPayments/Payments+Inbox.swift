@@ -220,7 +220,7 @@ extension Payments {
             let verified = try await gateway.verify(
                 VerifyRequest(
                     reference: payment.gatewayReference,
-                    providerReference: status.providerReference ?? payment.providerReference,
+                    providerReference: payment.providerReference ?? status.providerReference,
                     currency: payment.amount.currency))
             confirmed = GatewayPaymentStatus(
                 reference: verified.reference ?? status.reference,

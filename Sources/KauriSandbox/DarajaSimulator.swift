@@ -101,7 +101,8 @@ final class DarajaSimulator: Sendable {
         else {
             return Self.error(400, "400.008.01", "Invalid Authentication passed")
         }
-        let token = SandboxPaymentCore.randomString(28, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+        let token = SandboxPaymentCore.randomString(
+            28, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
         let expiry = Int64(self.core.clock.now().unixMilliseconds / 1_000) + Self.tokenLifetimeSeconds
         self.state.withLock { state in
             state.tokens[token] = expiry
@@ -331,8 +332,10 @@ final class DarajaSimulator: Sendable {
             return Self.error(500, "500.002.1001", "Duplicate OriginatorConversationID")
         }
         let now = self.core.clock.now()
-        let conversationID = "AG_\(SandboxTime.darajaCompact(now).prefix(8))_" + SandboxPaymentCore.randomString(
-            20, from: Array("0123456789abcdef"))
+        let conversationID =
+            "AG_\(SandboxTime.darajaCompact(now).prefix(8))_"
+            + SandboxPaymentCore.randomString(
+                20, from: Array("0123456789abcdef"))
         let recordID = self.core.record(
             .daraja, .payout, reference: originatorConversationID, providerReference: conversationID, amount: amount,
             currency: "KES", phone: partyB)
@@ -371,7 +374,10 @@ final class DarajaSimulator: Sendable {
         if !initiatorValid {
             result = (2001, "The initiator information is invalid.")
         } else if SandboxPhoneOutcome.payoutFails(to: payout.partyB) {
-            result = (2040, "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service.")
+            result = (
+                2040,
+                "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service."
+            )
         } else {
             result = (0, "The service request is processed successfully.")
         }
@@ -449,8 +455,9 @@ final class DarajaSimulator: Sendable {
             return Self.invalid("Invalid Timestamp")
         }
         let now = Int64(self.core.clock.now().unixMilliseconds / 1_000)
-        guard abs(seconds - now) <= Self.timestampToleranceSeconds
-            || abs(seconds - (now + Self.eastAfricaOffsetSeconds)) <= Self.timestampToleranceSeconds
+        guard
+            abs(seconds - now) <= Self.timestampToleranceSeconds
+                || abs(seconds - (now + Self.eastAfricaOffsetSeconds)) <= Self.timestampToleranceSeconds
         else {
             return Self.invalid("Invalid Timestamp")
         }

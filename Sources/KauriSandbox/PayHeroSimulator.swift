@@ -254,7 +254,9 @@ final class PayHeroSimulator: Sendable {
         case .cancelledByUser: result = (1032, "Request cancelled by user")
         case .neverCompletes: return
         }
-        let receipt = result.code == 0 ? "S" + SandboxPaymentCore.randomString(9, from: SandboxPaymentCore.uppercaseAlphabet) : nil
+        let receipt =
+            result.code == 0
+            ? "S" + SandboxPaymentCore.randomString(9, from: SandboxPaymentCore.uppercaseAlphabet) : nil
         guard
             let transaction = self.state.withLock({ state -> Transaction? in
                 guard var transaction = state.transactions[reference], transaction.status == "QUEUED" else {
@@ -279,7 +281,10 @@ final class PayHeroSimulator: Sendable {
             response.append(("MpesaReceiptNumber", .string(receipt)))
         }
         response += [
-            ("Phone", .string(Self.normalizedPhone(transaction.destination).map { "+" + $0 } ?? transaction.destination)),
+            (
+                "Phone",
+                .string(Self.normalizedPhone(transaction.destination).map { "+" + $0 } ?? transaction.destination)
+            ),
             ("ResultCode", .integer(Int64(result.code))), ("ResultDesc", .string(result.description)),
             ("Status", .string(result.code == 0 ? "Success" : "Failed")),
         ]

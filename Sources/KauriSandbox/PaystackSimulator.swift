@@ -414,7 +414,8 @@ final class PaystackSimulator: Sendable {
             gatewayResponse: kind == .checkout ? "The transaction was not completed" : "Charge attempted",
             createdAt: now, paidAt: nil, amountRefundable: 0, customerID: reserved.customerID,
             customerCode: "CUS_" + SandboxPaymentCore.randomString(15, from: SandboxPaymentCore.lowercaseAlphabet),
-            authorizationCode: "AUTH_" + SandboxPaymentCore.randomString(10, from: SandboxPaymentCore.lowercaseAlphabet),
+            authorizationCode: "AUTH_"
+                + SandboxPaymentCore.randomString(10, from: SandboxPaymentCore.lowercaseAlphabet),
             recordID: recordID)
         return self.state.withLock { state in
             // A concurrent request may have taken the reference between the check and now.
@@ -452,8 +453,9 @@ final class PaystackSimulator: Sendable {
             case created(Refund, Transaction)
         }
         let outcome = self.state.withLock { state -> Outcome in
-            guard var transaction = state.transactions[identifier]
-                ?? state.transactions.values.first(where: { String($0.id) == identifier })
+            guard
+                var transaction = state.transactions[identifier]
+                    ?? state.transactions.values.first(where: { String($0.id) == identifier })
             else {
                 return .refused(Self.failure(404, "Transaction not found"))
             }
@@ -465,7 +467,8 @@ final class PaystackSimulator: Sendable {
             }
             let amount = body.amount?.wholeNumber ?? transaction.amountRefundable
             guard amount > 0, amount <= transaction.amountRefundable else {
-                return .refused(Self.failure(400, "Refund amount cannot be more than the unrefunded transaction amount"))
+                return .refused(
+                    Self.failure(400, "Refund amount cannot be more than the unrefunded transaction amount"))
             }
             transaction.amountRefundable -= amount
             state.transactions[transaction.reference] = transaction
@@ -513,7 +516,8 @@ final class PaystackSimulator: Sendable {
         self.core.update(record: final.recordID, status: fails ? .failed : .succeeded)
         await self.sendWebhooks([
             self.event("refund.pending", self.refundEventJSON(pending, transaction: transaction)),
-            self.event(fails ? "refund.failed" : "refund.processed", self.refundEventJSON(final, transaction: transaction)),
+            self.event(
+                fails ? "refund.failed" : "refund.processed", self.refundEventJSON(final, transaction: transaction)),
         ])
     }
 
@@ -578,7 +582,8 @@ final class PaystackSimulator: Sendable {
         }
         let recipient = self.state.withLock { state in
             let recipient = Recipient(
-                id: state.nextID, code: "RCP_" + SandboxPaymentCore.randomString(15, from: SandboxPaymentCore.lowercaseAlphabet),
+                id: state.nextID,
+                code: "RCP_" + SandboxPaymentCore.randomString(15, from: SandboxPaymentCore.lowercaseAlphabet),
                 type: type, name: name, accountNumber: accountNumber, bankCode: bankCode, currency: currency,
                 description: body.description, createdAt: self.core.clock.now())
             state.nextID += 1
@@ -623,10 +628,14 @@ final class PaystackSimulator: Sendable {
                 return .refused(
                     Self.failure(
                         400, "Recipient specified is invalid", code: "invalid_transfer_recipient",
-                        nextStep: "Provide a valid recipient. Ensure you are passing the recipient code in the recipient param"))
+                        nextStep:
+                            "Provide a valid recipient. Ensure you are passing the recipient code in the "
+                            + "recipient param"
+                    ))
             }
             if let currency = body.currency, currency.uppercased() != recipient.currency {
-                return .refused(Self.failure(400, "Currency does not match the recipient's currency", code: "invalid_params"))
+                return .refused(
+                    Self.failure(400, "Currency does not match the recipient's currency", code: "invalid_params"))
             }
             guard state.transfers[reference] == nil else {
                 return .refused(Self.failure(400, "Duplicate Transfer Reference", code: "duplicate_reference"))
@@ -672,7 +681,8 @@ final class PaystackSimulator: Sendable {
         guard let (transfer, recipient) = finished else { return }
         self.core.update(record: transfer.recordID, status: fails ? .failed : .succeeded)
         await self.sendWebhooks([
-            self.event(fails ? "transfer.failed" : "transfer.success", self.transferJSON(transfer, recipient: recipient))
+            self.event(
+                fails ? "transfer.failed" : "transfer.success", self.transferJSON(transfer, recipient: recipient))
         ])
     }
 

@@ -100,7 +100,8 @@ final class SandboxCallbackSender: Sendable {
                     return
                 }
                 self.logger.warning(
-                    "sandbox callback refused", metadata: metadata.merging(["http.status": "\(response.status.code)"]) {
+                    "sandbox callback refused",
+                    metadata: metadata.merging(["http.status": "\(response.status.code)"]) {
                         $1
                     })
             } catch {

@@ -12,8 +12,8 @@ enum SandboxPhoneOutcome: Sendable, Hashable {
     /// The payment never completes: no callback, and the status APIs keep answering pending.
     case neverCompletes
 
-    /// The outcome of a payment from `phone`: `…0001` insufficient funds, `…0002` cancelled, `…0003` success without
-    /// callback, `…0004` never completes, anything else success. Non-digits are ignored.
+    /// The outcome of a payment from `phone`: `…0001` insufficient funds, `…0002` cancelled, `…0003` success
+    /// without callback, `…0004` never completes, anything else success. Non-digits are ignored.
     static func forPayer(_ phone: String) -> SandboxPhoneOutcome {
         switch self.lastFourDigits(phone) {
         case "0001": .insufficientFunds

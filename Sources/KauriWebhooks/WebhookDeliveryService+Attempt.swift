@@ -3,6 +3,7 @@ import KauriCore
 import Logging
 import NIOCore
 import SQLKit
+import Synchronization
 
 extension WebhookDeliveryService {
     /// What one attempt came to.
@@ -19,6 +20,9 @@ extension WebhookDeliveryService {
 
     /// The attempt's deadline passed.
     struct Timeout: Error {}
+
+    /// How much later than the attempt's deadline the HTTP client's own deadline falls.
+    static let clientDeadlineSlackMilliseconds: UInt64 = 1_000
 
     /// Sends one claimed delivery and records the outcome; the claim's slot is freed and the loop woken after.
     func attempt(_ claim: Claim) async {
@@ -78,8 +82,10 @@ extension WebhookDeliveryService {
         let prepared = request
         do {
             let (status, retryAfter) = try await Self.withTimeout(milliseconds: timeoutMilliseconds) {
+                // The client's own deadline is a backstop; ours fires first and names the limit.
                 let response = try await self.httpClient.execute(
-                    prepared, timeout: .milliseconds(Int64(timeoutMilliseconds)), logger: self.logger)
+                    prepared, timeout: .milliseconds(Int64(timeoutMilliseconds + Self.clientDeadlineSlackMilliseconds)),
+                    logger: self.logger)
                 var bytesRead = 0
                 for try await chunk in response.body {
                     bytesRead += chunk.readableBytes
@@ -195,19 +201,30 @@ extension WebhookDeliveryService {
         }
     }
 
-    /// Runs `body`, throwing `Timeout` if it has not finished within `milliseconds` (it is then cancelled).
+    /// Runs `body`, throwing `Timeout` if it has not finished within `milliseconds`. The body is then cancelled
+    /// but not waited for, so an HTTP client slow to notice the cancellation cannot stretch the attempt.
     static func withTimeout<T: Sendable>(
         milliseconds: UInt64, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(milliseconds)))
-                throw Timeout()
+        let race = TimeoutRace<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                race.start(continuation)
+                let work = Task {
+                    do {
+                        race.finish(.success(try await body()))
+                    } catch {
+                        race.finish(.failure(error))
+                    }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: .milliseconds(Int64(milliseconds)))
+                    race.finish(.failure(Timeout()))
+                }
+                race.attach(work: work, timer: timer)
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw Timeout() }
-            return first
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
         }
     }
 
@@ -220,5 +237,53 @@ extension WebhookDeliveryService {
             result.append(character)
         }
         return result
+    }
+}
+
+/// The first of an attempt's outcome, its deadline and its cancellation to arrive wins; the others are cancelled.
+final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers the waiting continuation; resumes it at once if the race is already decided.
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        let decided = self.state.withLock { state -> Result<T, any Error>? in
+            guard let result = state.result else {
+                state.continuation = continuation
+                return nil
+            }
+            return result
+        }
+        if let decided { continuation.resume(with: decided) }
+    }
+
+    /// Keeps the racing tasks so the loser can be cancelled.
+    func attach(work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let cancelNow = self.state.withLock { state -> Bool in
+            state.tasks = [work, timer]
+            return state.result != nil
+        }
+        if cancelNow {
+            work.cancel()
+            timer.cancel()
+        }
+    }
+
+    /// Decides the race if it is still open.
+    func finish(_ result: Result<T, any Error>) {
+        let (continuation, tasks) = self.state.withLock {
+            state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
+            guard state.result == nil else { return (nil, []) }
+            state.result = result
+            defer { state.continuation = nil }
+            return (state.continuation, state.tasks)
+        }
+        for task in tasks { task.cancel() }
+        continuation?.resume(with: result)
     }
 }

@@ -50,8 +50,11 @@ public struct WebhookEndpointRoutes: Sendable {
             } catch let error as WebhookURLGuard.Refusal {
                 throw APIError(
                     error.isMalformed ? .webhookURLInvalid : .webhookURLNotAllowed, detail: error.description,
-                    fieldErrors: [.init(field: "url", code: error.isMalformed ? "invalid" : "not_allowed",
-                        message: error.description)])
+                    fieldErrors: [
+                        .init(
+                            field: "url", code: error.isMalformed ? "invalid" : "not_allowed",
+                            message: error.description)
+                    ])
             }
             do {
                 let (endpoint, secret) = try await store.createEndpoint(
@@ -129,7 +132,8 @@ public struct WebhookEndpointRoutes: Sendable {
         api.on(
             .post, "/v1/webhook-endpoints/{id}/enable",
             OperationDoc(
-                "enableWebhookEndpoint", summary: "Take deliveries again after a 410 Gone disabled the endpoint (admin).",
+                "enableWebhookEndpoint",
+                summary: "Take deliveries again after a 410 Gone disabled the endpoint (admin).",
                 tag: "webhooks",
                 responses: [.json(200, "The enabled endpoint.", schema: RouteRegistry.ref("WebhookEndpoint"))],
                 errorStatuses: [401, 403, 404])
@@ -155,7 +159,8 @@ public struct WebhookEndpointRoutes: Sendable {
             let page = try PageRequest<String>(request: request, limits: self.limits)
             guard try await store.endpoint(id) != nil else { throw APIError(.webhookEndpointNotFound) }
             let deliveries = try await store.deliveries(endpointID: id, after: page.after, limit: page.limit + 1)
-            return page.page(from: deliveries, item: { DeliveryResponse(delivery: $0) }, position: { $0.id.description })
+            return page.page(
+                from: deliveries, item: { DeliveryResponse(delivery: $0) }, position: { $0.id.description })
         }
 
         api.on(

@@ -49,6 +49,6 @@ public enum WebhookMigrations {
                 "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending'",
                 "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
                 "CREATE INDEX webhook_deliveries_message ON webhook_deliveries (message_id)",
-            ]),
+            ])
     ]
 }

@@ -49,7 +49,8 @@ public struct WebhookStore: Sendable {
         let now = self.clock.now()
         let events = String(decoding: try JSONEncoder().encode(eventTypes), as: UTF8.self)
         try await self.database.transaction { connection in
-            let count = try await connection.raw("SELECT COUNT(*) AS n FROM webhook_endpoints").first()?
+            let count =
+                try await connection.raw("SELECT COUNT(*) AS n FROM webhook_endpoints").first()?
                 .decode(column: "n", as: Int.self) ?? 0
             guard count < WebhookLimits.endpointsMax else { throw RegistrationError.tooManyEndpoints }
             try await connection.raw(

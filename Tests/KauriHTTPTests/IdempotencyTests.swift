@@ -528,7 +528,7 @@ struct IdempotencyTests {
                         try await writer.finish(nil)
                     })
             }
-            try await Application(router: router).test(.router) { client in
+            try await Application(router: router, logger: TestDatabases.logger).test(.router) { client in
                 try await body(client, harness)
             }
         }

@@ -38,12 +38,9 @@ struct SandboxPaymentSimulatorTests {
         private let task: Task<Void, any Error>
         private let close: @Sendable () async -> Void
 
-        private init(
-            baseURL: String, received: Mutex<[ReceivedCallback]>, task: Task<Void, any Error>,
-            close: @escaping @Sendable () async -> Void
-        ) {
+        private init(baseURL: String, task: Task<Void, any Error>, close: @escaping @Sendable () async -> Void) {
             self.baseURL = baseURL
-            self.received = received
+            self.received = Mutex([])
             self.task = task
             self.close = close
         }
@@ -55,7 +52,8 @@ struct SandboxPaymentSimulatorTests {
                 let buffer = try await request.body.collect(upTo: 1 << 20)
                 var headers: [String: String] = [:]
                 for field in request.headers { headers[field.name.canonicalName] = field.value }
-                store.append(ReceivedCallback(path: request.uri.path, headers: headers, body: Array(buffer.readableBytesView)))
+                store.append(
+                    ReceivedCallback(path: request.uri.path, headers: headers, body: Array(buffer.readableBytesView)))
                 return Response(status: .ok)
             }
             let (ports, continuation) = AsyncStream.makeStream(of: (Int?, @Sendable () async -> Void).self)
@@ -71,7 +69,7 @@ struct SandboxPaymentSimulatorTests {
             var iterator = ports.makeAsyncIterator()
             let (port, close) = try #require(await iterator.next())
             let receiver = CallbackReceiver(
-                baseURL: "http://127.0.0.1:\(try #require(port))", received: Mutex([]), task: task, close: close)
+                baseURL: "http://127.0.0.1:\(try #require(port))", task: task, close: close)
             store.receiver.withLock { $0 = receiver }
             return receiver
         }
@@ -100,7 +98,10 @@ struct SandboxPaymentSimulatorTests {
         _ body: (SandboxServer, HTTPClient, CallbackReceiver) async throws -> Void
     ) async throws {
         let sandbox = try await SandboxServer.start(logger: self.quietLogger, callbackDelay: callbackDelay)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // Redirects are not followed, so the checkout's 302 to the merchant's callback URL can be checked.
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
         let receiver = try await CallbackReceiver.start()
         do {
             try await body(sandbox, client, receiver)
@@ -118,7 +119,7 @@ struct SandboxPaymentSimulatorTests {
     /// A response's status, headers and body parsed as a JSON object.
     struct Answer {
         var status: Int
-        var headers: HTTPHeaders
+        var location: String?
         var text: String
         var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(self.text.utf8))) as? [String: Any] ?? [:]
@@ -126,12 +127,21 @@ struct SandboxPaymentSimulatorTests {
         var data: [String: Any] { self.json["data"] as? [String: Any] ?? [:] }
     }
 
+    /// The HTTP methods the tests use.
+    enum Verb {
+        case GET
+        case POST
+    }
+
     static func send(
-        _ client: HTTPClient, _ method: HTTPMethod, _ url: String, json: String? = nil, form: String? = nil,
+        _ client: HTTPClient, _ method: Verb, _ url: String, json: String? = nil, form: String? = nil,
         authorization: String? = nil, timeout: TimeAmount = .seconds(10)
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
-        request.method = method
+        switch method {
+        case .GET: request.method = .GET
+        case .POST: request.method = .POST
+        }
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -142,7 +152,9 @@ struct SandboxPaymentSimulatorTests {
         }
         let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 20)
-        return Answer(status: Int(response.status.code), headers: response.headers, text: String(buffer: body))
+        return Answer(
+            status: Int(response.status.code), location: response.headers.first(name: "Location"),
+            text: String(buffer: body))
     }
 
     static func paystackKey(_ sandbox: SandboxServer) -> String {
@@ -249,7 +261,11 @@ struct SandboxPaymentSimulatorTests {
         try await Self.run { sandbox, client, _ in
             let answer = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/payhero/api/v2/payments",
-                json: #"{"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa","external_reference":"A1"}"#,
+                json:
+                    #"""
+                    {"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa",\#
+                    "external_reference":"A1"}
+                    """#,
                 authorization: Self.basic("nobody", "nothing"))
             #expect(answer.status == 401)
             #expect(answer.json["error_code"] as? String == "UNAUTHORIZED")
@@ -264,7 +280,11 @@ struct SandboxPaymentSimulatorTests {
             sandbox.payments.setPaystackWebhookURL(receiver.baseURL + "/paystack")
             let initialized = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/paystack/transaction/initialize",
-                json: #"{"email":"buyer@example.com","amount":"12550","currency":"GHS","reference":"ord-1.a=b","callback_url":"https://shop.example/return?x=1"}"#,
+                json:
+                    #"""
+                    {"email":"buyer@example.com","amount":"12550","currency":"GHS","reference":"ord-1.a=b",\#
+                    "callback_url":"https://shop.example/return?x=1"}
+                    """#,
                 authorization: Self.paystackKey(sandbox))
             #expect(initialized.status == 200)
             let accessCode = try #require(initialized.data["access_code"] as? String)
@@ -286,7 +306,7 @@ struct SandboxPaymentSimulatorTests {
             let submitted = try await Self.send(client, .POST, authorizationURL, form: "outcome=success")
             #expect(submitted.status == 302)
             #expect(
-                submitted.headers.first(name: "Location")
+                submitted.location
                     == "https://shop.example/return?x=1&trxref=ord-1.a%3Db&reference=ord-1.a%3Db")
 
             await sandbox.payments.waitForScheduledCallbacks()
@@ -348,13 +368,18 @@ struct SandboxPaymentSimulatorTests {
             for (reference, phone) in [("c-ok", "0551234987"), ("c-poor", "0551230001"), ("c-never", "0551230004")] {
                 let answer = try await Self.send(
                     client, .POST, "\(sandbox.baseURL)/paystack/charge",
-                    json: #"{"email":"a@example.com","amount":100,"currency":"GHS","reference":"\#(reference)","mobile_money":{"phone":"\#(phone)","provider":"mtn"}}"#,
+                    json:
+                        #"""
+                        {"email":"a@example.com","amount":100,"currency":"GHS","reference":"\#(reference)",\#
+                        "mobile_money":{"phone":"\#(phone)","provider":"mtn"}}
+                        """#,
                     authorization: Self.paystackKey(sandbox))
                 #expect(answer.status == 200)
                 #expect(answer.data["status"] as? String == "pay_offline")
             }
             let early = try await Self.send(
-                client, .GET, "\(sandbox.baseURL)/paystack/transaction/verify/c-ok", authorization: Self.paystackKey(sandbox))
+                client, .GET, "\(sandbox.baseURL)/paystack/transaction/verify/c-ok",
+                authorization: Self.paystackKey(sandbox))
             #expect(early.data["status"] as? String == "ongoing" || early.data["status"] as? String == "success")
             await sandbox.payments.waitForScheduledCallbacks()
             func status(_ reference: String) async throws -> (String?, String?) {
@@ -416,7 +441,11 @@ struct SandboxPaymentSimulatorTests {
             for account in ["0551234987", "0551230001"] {
                 let recipient = try await Self.send(
                     client, .POST, "\(sandbox.baseURL)/paystack/transferrecipient",
-                    json: #"{"type":"mobile_money","name":"Ama","account_number":"\#(account)","bank_code":"MTN","currency":"GHS"}"#,
+                    json:
+                        #"""
+                        {"type":"mobile_money","name":"Ama","account_number":"\#(account)","bank_code":"MTN",\#
+                        "currency":"GHS"}
+                        """#,
                     authorization: Self.paystackKey(sandbox))
                 #expect(recipient.status == 201)
                 codes.append(try #require(recipient.data["recipient_code"] as? String))
@@ -462,7 +491,8 @@ struct SandboxPaymentSimulatorTests {
 
             let pending = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/daraja/mpesa/stkpushquery/v1/query",
-                json: Self.stkQueryBody(sandbox, checkoutRequestID: checkoutRequestID), authorization: "Bearer \(token)")
+                json: Self.stkQueryBody(sandbox, checkoutRequestID: checkoutRequestID), authorization: "Bearer \(token)"
+            )
             #expect(pending.status == 500)
             #expect(pending.json["errorCode"] as? String == "500.001.1001")
             #expect(pending.json["errorMessage"] as? String == "The transaction is being processed")
@@ -470,7 +500,8 @@ struct SandboxPaymentSimulatorTests {
             await sandbox.payments.waitForScheduledCallbacks()
             let final = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/daraja/mpesa/stkpushquery/v1/query",
-                json: Self.stkQueryBody(sandbox, checkoutRequestID: checkoutRequestID), authorization: "Bearer \(token)")
+                json: Self.stkQueryBody(sandbox, checkoutRequestID: checkoutRequestID), authorization: "Bearer \(token)"
+            )
             #expect(final.status == 200)
             #expect(final.json["ResponseCode"] as? String == "0")
             #expect(final.json["ResultCode"] as? String == "0")
@@ -528,12 +559,14 @@ struct SandboxPaymentSimulatorTests {
             let callbackURL = receiver.baseURL + "/stk"
             let utc = try await Self.send(
                 client, .POST, url,
-                json: Self.stkBody(sandbox, phone: "254708374149", callbackURL: callbackURL,
+                json: Self.stkBody(
+                    sandbox, phone: "254708374149", callbackURL: callbackURL,
                     timestamp: Self.darajaTimestamp(offsetHours: 0)), authorization: "Bearer \(token)")
             #expect(utc.status == 200)
             let stale = try await Self.send(
                 client, .POST, url,
-                json: Self.stkBody(sandbox, phone: "254708374149", callbackURL: callbackURL,
+                json: Self.stkBody(
+                    sandbox, phone: "254708374149", callbackURL: callbackURL,
                     timestamp: Self.darajaTimestamp(offsetHours: -3)), authorization: "Bearer \(token)")
             #expect(stale.json["errorMessage"] as? String == "Bad Request - Invalid Timestamp")
             let wrongPassword = try await Self.send(
@@ -543,7 +576,8 @@ struct SandboxPaymentSimulatorTests {
             #expect(wrongPassword.json["errorCode"] as? String == "500.001.1001")
             let longReference = try await Self.send(
                 client, .POST, url,
-                json: Self.stkBody(sandbox, phone: "254708374149", callbackURL: callbackURL,
+                json: Self.stkBody(
+                    sandbox, phone: "254708374149", callbackURL: callbackURL,
                     accountReference: "THIRTEEN-CHAR"), authorization: "Bearer \(token)")
             #expect(longReference.json["errorMessage"] as? String == "Bad Request - Invalid AccountReference")
             let fractional = try await Self.send(
@@ -561,15 +595,18 @@ struct SandboxPaymentSimulatorTests {
             let token = try await Self.darajaToken(sandbox, client)
             let url = "\(sandbox.baseURL)/daraja/mpesa/b2c/v3/paymentrequest"
             let ok = try await Self.send(
-                client, .POST, url, json: Self.b2cBody(sandbox, id: "po-1", phone: "254708374149", callbackURL: receiver.baseURL),
+                client, .POST, url,
+                json: Self.b2cBody(sandbox, id: "po-1", phone: "254708374149", callbackURL: receiver.baseURL),
                 authorization: "Bearer \(token)")
             #expect(ok.status == 200)
             #expect(ok.json["ResponseCode"] as? String == "0")
             _ = try await Self.send(
-                client, .POST, url, json: Self.b2cBody(sandbox, id: "po-2", phone: "254708370001", callbackURL: receiver.baseURL),
+                client, .POST, url,
+                json: Self.b2cBody(sandbox, id: "po-2", phone: "254708370001", callbackURL: receiver.baseURL),
                 authorization: "Bearer \(token)")
             let duplicate = try await Self.send(
-                client, .POST, url, json: Self.b2cBody(sandbox, id: "po-1", phone: "254708374149", callbackURL: receiver.baseURL),
+                client, .POST, url,
+                json: Self.b2cBody(sandbox, id: "po-1", phone: "254708374149", callbackURL: receiver.baseURL),
                 authorization: "Bearer \(token)")
             #expect(duplicate.json["errorCode"] as? String == "500.002.1001")
             #expect(duplicate.json["errorMessage"] as? String == "Duplicate OriginatorConversationID")
@@ -595,7 +632,11 @@ struct SandboxPaymentSimulatorTests {
             let auth = Self.basic(sandbox.credentials.payheroUsername, sandbox.credentials.payheroPassword)
             let payment = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/payhero/api/v2/payments",
-                json: #"{"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa","external_reference":"INV-009","callback_url":"\#(receiver.baseURL)/payhero"}"#,
+                json:
+                    #"""
+                    {"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa",\#
+                    "external_reference":"INV-009","callback_url":"\#(receiver.baseURL)/payhero"}
+                    """#,
                 authorization: auth)
             #expect(payment.status == 201)
             #expect(payment.json["status"] as? String == "QUEUED")
@@ -620,10 +661,17 @@ struct SandboxPaymentSimulatorTests {
     func payheroWithdrawDuplicate() async throws {
         try await Self.run { sandbox, client, receiver in
             let auth = Self.basic(sandbox.credentials.payheroUsername, sandbox.credentials.payheroPassword)
-            let body = #"{"external_reference":"wd-1","amount":500,"phone_number":"254712345678","network_code":"63902","callback_url":"\#(receiver.baseURL)/payhero","channel":"mobile","channel_id":911,"payment_service":"b2c"}"#
-            let first = try await Self.send(client, .POST, "\(sandbox.baseURL)/payhero/api/v2/withdraw", json: body, authorization: auth)
+            let body =
+                #"""
+                {"external_reference":"wd-1","amount":500,"phone_number":"254712345678",\#
+                "network_code":"63902","callback_url":"\#(receiver.baseURL)/payhero","channel":"mobile",\#
+                "channel_id":911,"payment_service":"b2c"}
+                """#
+            let first = try await Self.send(
+                client, .POST, "\(sandbox.baseURL)/payhero/api/v2/withdraw", json: body, authorization: auth)
             #expect(first.status == 201)
-            let second = try await Self.send(client, .POST, "\(sandbox.baseURL)/payhero/api/v2/withdraw", json: body, authorization: auth)
+            let second = try await Self.send(
+                client, .POST, "\(sandbox.baseURL)/payhero/api/v2/withdraw", json: body, authorization: auth)
             #expect(second.status == 400)
             #expect(sandbox.payments.createCount(provider: .payhero, reference: "wd-1") == 1)
             await sandbox.payments.waitForScheduledCallbacks()
@@ -638,7 +686,8 @@ struct SandboxPaymentSimulatorTests {
         try await Self.run { sandbox, client, _ in
             sandbox.faults.failNext(provider: .paystack, status: 503)
             let failed = try await Self.send(
-                client, .GET, "\(sandbox.baseURL)/paystack/transaction/verify/x", authorization: Self.paystackKey(sandbox))
+                client, .GET, "\(sandbox.baseURL)/paystack/transaction/verify/x",
+                authorization: Self.paystackKey(sandbox))
             #expect(failed.status == 503)
             #expect(failed.json["status"] as? Bool == false)
             sandbox.faults.delayNext(provider: .payhero, by: .seconds(2))
@@ -671,7 +720,11 @@ struct SandboxPaymentSimulatorTests {
             let auth = Self.basic(sandbox.credentials.payheroUsername, sandbox.credentials.payheroPassword)
             let payment = try await Self.send(
                 client, .POST, "\(sandbox.baseURL)/payhero/api/v2/payments",
-                json: #"{"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa","external_reference":"D1","callback_url":"\#(receiver.baseURL)/payhero"}"#,
+                json:
+                    #"""
+                    {"amount":10,"phone_number":"0712345678","channel_id":911,"provider":"m-pesa",\#
+                    "external_reference":"D1","callback_url":"\#(receiver.baseURL)/payhero"}
+                    """#,
                 authorization: auth)
             let reference = try #require(payment.json["reference"] as? String)
             await sandbox.payments.waitForScheduledCallbacks()

@@ -8,6 +8,7 @@ import KauriTestSupport
 import KauriWebhooks
 import Logging
 import NIOCore
+import NIOPosix
 import SQLKit
 import Synchronization
 import Testing
@@ -170,7 +171,9 @@ struct WebhookRig: Sendable {
     }()
 
     /// A service for this rig, allowed to reach the loopback receiver unless told otherwise.
-    func service(_ configuration: WebhookDeliveryService.Configuration = .init(allowPrivateAddresses: true))
+    func service(
+        _ configuration: WebhookDeliveryService.Configuration = .init(allowPrivateAddresses: true)
+    )
         -> WebhookDeliveryService
     {
         WebhookDeliveryService(
@@ -234,7 +237,15 @@ enum ReferenceVerifier {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/verify_standard_webhook.py")
 
-    static func verify(_ request: ReceivedRequest, secret: String) throws -> (accepted: Bool, output: String) {
+    /// Runs the script on NIO's thread pool: waiting for a subprocess blocks, and blocking the two threads of the
+    /// Swift concurrency pool on this two-core machine would stall every other test running alongside.
+    static func verify(_ request: ReceivedRequest, secret: String) async throws -> (accepted: Bool, output: String) {
+        try await NIOThreadPool.singleton.runIfActive { try Self.verifyBlocking(request, secret: secret) }
+    }
+
+    private static func verifyBlocking(
+        _ request: ReceivedRequest, secret: String
+    ) throws -> (accepted: Bool, output: String) {
         let input: [String: Any] = ["secret": secret, "headers": request.headers, "body": request.body]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

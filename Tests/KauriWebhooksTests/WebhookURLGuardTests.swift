@@ -52,7 +52,8 @@ struct WebhookURLGuardTests {
                 _ = try await guardian.check(url)
                 Issue.record("\(url) was allowed")
             } catch {
-                #expect(error.isMalformed || error == .forbiddenAddress(host: "127.1", address: .v4(0x7F00_0001)), "\(url)")
+                #expect(
+                    error.isMalformed || error == .forbiddenAddress(host: "127.1", address: .v4(0x7F00_0001)), "\(url)")
             }
         }
         await #expect(throws: WebhookURLGuard.Refusal.unresolvable("nowhere.example.com")) {
