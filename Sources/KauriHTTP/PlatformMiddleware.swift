@@ -49,7 +49,7 @@ public struct PlatformMiddleware: RouterMiddleware {
         HTTPField.Name("Cross-Origin-Resource-Policy")!: "same-origin",
     ]
     static let defaultContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
-    static let exposedHeaders = "X-Request-ID, Retry-After, Idempotency-Key, Location"
+    static let exposedHeaders = "X-Request-ID, Retry-After, Idempotency-Key, Idempotent-Replayed, Location"
     static let preflightMaxAgeSeconds = "600"
 
     /// Creates the middleware.

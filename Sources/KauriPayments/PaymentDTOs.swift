@@ -31,6 +31,21 @@ struct CreatePaymentRequest: Decodable {
     }
 
     /// Named limits on what a caller may attach.
+    /// The country whose mobile numbers pay in `currency`, for numbers given without a country code.
+    static func country(of currency: Currency) -> PhoneNumber.Country? {
+        switch currency.code {
+        case "GHS": .ghana
+        case "NGN": .nigeria
+        case "KES": .kenya
+        case "UGX": .uganda
+        case "TZS": .tanzania
+        case "RWF": .rwanda
+        case "ZAR": .southAfrica
+        case "INR": .india
+        default: nil
+        }
+    }
+
     static let referenceLengthMax = 100
     static let metadataKeysMax = 20
     static let metadataKeyLengthMax = 40
@@ -65,7 +80,8 @@ struct CreatePaymentRequest: Decodable {
             }
             var phone: PhoneNumber?
             do {
-                phone = try PhoneNumber(parsing: self.method.phone ?? "")
+                // A national number (`0708 374 149`) is read in the country of the payment's currency.
+                phone = try PhoneNumber(parsing: self.method.phone ?? "", defaultCountry: currency.flatMap(Self.country))
             } catch {
                 errors.append(.init(field: "method.phone", code: "invalid", message: "\(error)"))
             }

@@ -158,9 +158,24 @@ extension Payments {
         }
         var state = InboxEvent.State.ignored
         var detail: String?
+        // A callback to a refund's own URL is news about that refund, whatever the body looks like (PayHero's
+        // withdrawal callback reuses the STK result envelope).
+        let targetsRefund = event.targetID.flatMap(Refund.ID.init) != nil
         for news in parsed {
             let result: (InboxEvent.State, String?)
             switch news {
+            case .payment(let status) where targetsRefund:
+                let outcome: GatewayRefundStatus.Outcome =
+                    switch status.outcome {
+                    case .pending: .pending
+                    case .succeeded: .succeeded
+                    case .failed(let code, let message), .cancelled(let code, let message):
+                        .failed(code: code, message: message)
+                    }
+                result = try await self.applyRefundNews(
+                    GatewayRefundStatus(
+                        reference: status.reference, paymentReference: nil, providerReference: status.providerReference,
+                        outcome: outcome, amount: status.amount), event: event, gateway: gateway)
             case .payment(let status):
                 result = try await self.applyPaymentNews(status, event: event, gateway: gateway)
             case .refund(let status):

@@ -7,11 +7,13 @@ import KauriIdentity
 import KauriLedger
 import KauriMessaging
 import KauriPayments
+import KauriWebhooks
 import NIOCore
 import NIOPosix
 import Logging
 import Metrics
 import Prometheus
+import SQLKit
 
 /// What the application is built from: its settings and the effects it uses, passed in so tests control them.
 public struct AppDependencies: Sendable {
@@ -45,6 +47,10 @@ public struct AppDependencies: Sendable {
     public var payments: Payments
     /// How often the payments worker reconciles.
     public var reconcileInterval: Duration
+    /// The outbox of events for the operator's webhook endpoints.
+    public var webhookEvents: WebhookEvents
+    /// How outgoing webhooks are delivered (private addresses are allowed in sandbox mode).
+    public var webhookDelivery: WebhookDeliveryService.Configuration
 
     /// Collects the dependencies; the clock, ids and metrics default to real ones.
     public init(
@@ -64,7 +70,8 @@ public struct AppDependencies: Sendable {
         outboxDelivery: OutboxDeliveryService.Configuration = .init(),
         gateways: [any PaymentGateway] = [],
         paymentsConfiguration: ((inout Payments.Configuration) -> Void)? = nil,
-        reconcileInterval: Duration = .seconds(5)
+        reconcileInterval: Duration = .seconds(5),
+        webhookDelivery: WebhookDeliveryService.Configuration? = nil
     ) {
         self.settings = settings
         self.database = database
@@ -96,9 +103,13 @@ public struct AppDependencies: Sendable {
             callbackKey: keys.authSecret.key(for: "kauri.payments.callback-token"),
             paymentLifetimeMilliseconds: UInt64(settings.payments.paymentLifetimeMinutes) * 60_000)
         paymentsConfiguration?(&payments)
+        self.webhookEvents = WebhookEvents(database: database, ids: self.ids, clock: clock)
+        self.webhookDelivery =
+            webhookDelivery ?? WebhookDeliveryService.Configuration(allowPrivateAddresses: settings.mode == .sandbox)
         self.payments = Payments(
-            database: database, ledger: self.ledger, gateways: PaymentGateways(gateways), publisher: nil, clock: clock,
-            ids: self.ids, logger: logger, configuration: payments)
+            database: database, ledger: self.ledger, gateways: PaymentGateways(gateways),
+            publisher: WebhookEventPublisher(events: self.webhookEvents), clock: clock, ids: self.ids, logger: logger,
+            configuration: payments)
         self.reconcileInterval = reconcileInterval
     }
 }
@@ -118,6 +129,25 @@ extension IdentityKeys {
 
 extension SecretBox: MessageSealer {}
 
+/// Payment and refund events go to the operator's webhook endpoints through the outgoing webhook outbox.
+struct WebhookEventPublisher: PaymentEventPublisher {
+    let events: WebhookEvents
+
+    func publish(type: String, data: PaymentEventData, on connection: any SQLDatabase) async throws {
+        try await self.events.emit(type: type, data: data, on: connection)
+    }
+
+    func notifyCommitted() {
+        self.events.notifyCommitted()
+    }
+}
+
+/// The HTTP client outgoing webhooks are sent with: redirects refused, for the life of the process (like
+/// `HTTPClient.shared`, it is never shut down).
+enum WebhookHTTPClient {
+    static let shared = WebhookDeliveryService.makeHTTPClient()
+}
+
 /// The threads bcrypt runs on: one fewer than the cores (at least one), so sign-ins in progress never take every
 /// core from the event loops.
 enum PasswordHashingPool {
@@ -131,7 +161,7 @@ enum PasswordHashingPool {
 /// The migrations of every module, in dependency order. Modules append theirs as they arrive.
 public let allMigrations: [Migration] =
     PlatformMigrations.all + LedgerMigrations.all + MessagingMigrations.all + IdentityMigrations.all
-    + PaymentMigrations.all
+    + IdempotencyMigrations.all + WebhookMigrations.all + PaymentMigrations.all
 
 /// The Kauri version reported by the OpenAPI document and the CLI.
 public let kauriVersion = "0.1.0"
@@ -172,6 +202,11 @@ public func buildApplication(
     }
     router.add(middleware: AdminKeyAuthenticator(key: settings.adminAPIKey?.value))
     router.add(middleware: AccessTokenAuthenticator(identity: dependencies.identity))
+    let idempotencyRetention = Duration.seconds(settings.payments.idempotencyRetentionHours * 3_600)
+    router.add(
+        middleware: IdempotencyMiddleware(
+            database: dependencies.database, clock: dependencies.clock,
+            configuration: .init(requiredPaths: PaymentRoutes.idempotentPaths, retention: idempotencyRetention)))
 
     let openAPI = OpenAPIHolder()
     PlatformRoutes(
@@ -181,6 +216,13 @@ public func buildApplication(
     LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
     PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
+    WebhookEndpointRoutes(
+        events: dependencies.webhookEvents,
+        urlGuard: WebhookURLGuard(
+            resolver: dependencies.webhookDelivery.resolver,
+            allowPrivateAddresses: dependencies.webhookDelivery.allowPrivateAddresses),
+        limits: settings.limits
+    ).addRoutes(to: api)
     if settings.mode == .sandbox {
         DevMessagesRoutes(database: dependencies.database, limits: settings.limits).addRoutes(to: api)
     }
@@ -204,6 +246,13 @@ public func buildApplication(
                 email: dependencies.email, clock: dependencies.clock, logger: dependencies.logger,
                 configuration: dependencies.outboxDelivery),
             PaymentsWorker(payments: dependencies.payments, reconcileInterval: dependencies.reconcileInterval),
+            IdempotencyPurgeService(
+                database: dependencies.database, clock: dependencies.clock, retention: idempotencyRetention,
+                logger: dependencies.logger),
+            WebhookDeliveryService(
+                database: dependencies.database, httpClient: WebhookHTTPClient.shared, clock: dependencies.clock,
+                logger: dependencies.logger, configuration: dependencies.webhookDelivery,
+                events: dependencies.webhookEvents),
         ],
         onServerRunning: { channel in
             let address = channel.localAddress

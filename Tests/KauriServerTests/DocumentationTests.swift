@@ -2,6 +2,8 @@ import Foundation
 import KauriHTTP
 import KauriIdentity
 import KauriLedger
+import KauriPayments
+import KauriWebhooks
 import KauriServer
 import Testing
 
@@ -14,7 +16,7 @@ struct DocumentationTests {
     func errorsDocumented() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docs/ERRORS.md"), encoding: .utf8)
         for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden, .rateLimited] + LedgerErrorCodes.all
-            + IdentityErrorCodes.all
+            + IdentityErrorCodes.all + IdempotencyErrorCodes.all + WebhookErrorCodes.all + PaymentErrorCodes.all
         {
             #expect(text.contains("| `\(code.rawValue)` | \(code.status) |"), "\(code.rawValue) missing from docs/ERRORS.md")
         }

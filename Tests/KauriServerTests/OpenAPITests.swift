@@ -27,7 +27,12 @@ struct OpenAPITests {
                         "POST /v1/auth/totp/enroll", "POST /v1/auth/totp/confirm", "POST /v1/auth/totp/disable",
                         "GET /v1/me", "PATCH /v1/me", "POST /v1/me/phone/verify", "GET /v1/me/sessions",
                         "DELETE /v1/me/sessions/{id}", "GET /v1/users/{id}", "PATCH /v1/users/{id}",
-                        "GET /v1/dev/messages",
+                        "GET /v1/dev/messages", "POST /v1/payments", "GET /v1/payments", "GET /v1/payments/{id}",
+                        "GET /v1/payments/{id}/return", "POST /v1/payments/{id}/refunds", "GET /v1/payments/{id}/refunds",
+                        "POST /v1/webhooks/{gateway}", "POST /v1/callbacks/{id}/{token}", "POST /v1/webhook-endpoints",
+                        "GET /v1/webhook-endpoints", "GET /v1/webhook-endpoints/{id}", "DELETE /v1/webhook-endpoints/{id}",
+                        "POST /v1/webhook-endpoints/{id}/enable", "POST /v1/webhook-endpoints/{id}/secret/rotate",
+                        "GET /v1/webhook-endpoints/{id}/deliveries", "POST /v1/webhook-deliveries/{id}/retry",
                     ])
             }
             // Every documented operation is really served: no route-level 404 or 405.
@@ -40,6 +45,11 @@ struct OpenAPITests {
                 (.post, "/v1/auth/totp/enroll"), (.post, "/v1/auth/totp/confirm"), (.post, "/v1/auth/totp/disable"),
                 (.get, "/v1/me"), (.patch, "/v1/me"), (.post, "/v1/me/phone/verify"), (.get, "/v1/me/sessions"),
                 (.delete, "/v1/me/sessions/x"), (.get, "/v1/users/x"), (.patch, "/v1/users/x"),
+                (.post, "/v1/payments"), (.get, "/v1/payments"), (.get, "/v1/payments/x"),
+                (.post, "/v1/payments/x/refunds"), (.get, "/v1/payments/x/refunds"), (.post, "/v1/webhook-endpoints"),
+                (.get, "/v1/webhook-endpoints"), (.get, "/v1/webhook-endpoints/x"), (.delete, "/v1/webhook-endpoints/x"),
+                (.post, "/v1/webhook-endpoints/x/enable"), (.post, "/v1/webhook-endpoints/x/secret/rotate"),
+                (.get, "/v1/webhook-endpoints/x/deliveries"), (.post, "/v1/webhook-deliveries/x/retry"),
             ]
             for (method, path) in routes {
                 try await client.execute(uri: path, method: method, body: ByteBuffer(string: "{}")) { response in

@@ -7,8 +7,8 @@ extension PayHeroGateway {
     /// The documented callback is `{"status": true, "response": {"Amount", "CheckoutRequestID",
     /// "ExternalReference", "MerchantRequestID", "MpesaReceiptNumber", "ResultCode", "ResultDesc", "Status"}}`.
     /// One carrying an M-Pesa STK `MerchantRequestID` or a `ws_CO_…` `CheckoutRequestID` is an STK result →
-    /// `.payment` with reference = `ExternalReference`, provider reference = `CheckoutRequestID`, receipt =
-    /// `MpesaReceiptNumber`. PayHero does not document the withdrawal callback; it is assumed to use the same
+    /// `.payment` with reference = `ExternalReference`, receipt = `MpesaReceiptNumber`, and no provider reference:
+    /// the callback does not carry PayHero's own `reference`, the key of its status endpoint. PayHero does not document the withdrawal callback; it is assumed to use the same
     /// envelope without the STK identifiers, and is returned as `.payout` with reference = `ExternalReference` (our
     /// refund or payout reference; the payment service decides which). `ResultCode` 0 → succeeded, 1032/1037/1019
     /// → cancelled (a failed payout for withdrawals), else failed.
@@ -42,7 +42,7 @@ extension PayHeroGateway {
         if isStkResult {
             return .payment(
                 GatewayPaymentStatus(
-                    reference: GatewayReference(externalReference), providerReference: response.checkoutRequestID,
+                    reference: GatewayReference(externalReference), providerReference: nil,
                     outcome: outcome, amount: amount, providerTransactionID: response.mpesaReceiptNumber))
         }
         let payoutOutcome: GatewayPayoutStatus.Outcome =

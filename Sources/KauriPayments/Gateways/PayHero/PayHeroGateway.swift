@@ -99,16 +99,16 @@ public struct PayHeroGateway: PaymentGateway {
     ///
     /// `SUCCESS` → succeeded (receipt from `provider_reference`); `FAILED` → cancelled when the result code is
     /// 1032/1037/1019 or the text says cancelled, else failed; `QUEUED`, `PENDING` and anything else → pending.
-    /// - Throws: `.invalidRequest` without the provider reference, which is the only key PayHero looks up by.
+    /// Without PayHero's reference (the push answer was lost) it asks by our `external_reference`.
     public func verify(_ request: VerifyRequest) async throws -> GatewayPaymentStatus {
         guard request.currency == .kes else {
             throw self.http.invalidRequest("PayHero takes only KES, not \(request.currency.code)")
         }
-        guard let providerReference = request.providerReference, !providerReference.isEmpty else {
-            throw self.http.invalidRequest("a status check needs the reference PayHero gave the payment")
-        }
+        // PayHero's own reference when we have it; otherwise (the push answer was lost to a timeout) our
+        // `external_reference`, which the status endpoint is assumed to accept too (docs/gateways.md §4.2, [U]).
+        let key = request.providerReference.flatMap { $0.isEmpty ? nil : $0 } ?? request.reference.value
         let response = try await self.send(
-            .get, "/transaction-status?reference=" + GatewayHTTPClient.percentEncoded(providerReference))
+            .get, "/transaction-status?reference=" + GatewayHTTPClient.percentEncoded(key))
         guard response.isSuccess else { throw self.failure(response) }
         guard let answer = GatewayHTTPClient.decode(PayHeroWire.StatusResponse.self, from: response.body),
             let status = answer.status
@@ -121,7 +121,7 @@ public struct PayHeroGateway: PaymentGateway {
             amount = money
         }
         return GatewayPaymentStatus(
-            reference: request.reference, providerReference: providerReference,
+            reference: request.reference, providerReference: request.providerReference ?? answer.reference,
             outcome: Self.paymentOutcome(
                 status: status, resultCode: answer.resultCode?.value, description: answer.resultDesc),
             amount: amount, providerTransactionID: answer.providerReference ?? answer.thirdPartyReference)
