@@ -25,7 +25,7 @@ public struct PendingExpiryService: Service {
             } catch {
                 self.logger.warning("pending expiry sweep failed; retrying", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: self.interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 }

@@ -41,7 +41,7 @@ public struct PaymentsWorker: Service {
             } catch {
                 self.payments.logger.warning("payment reconciliation failed; retrying", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: self.reconcileInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.reconcileInterval) }
         }
     }
 }

@@ -56,6 +56,9 @@ struct PaymentHarness: Sendable {
     {
         let sandbox = try await SandboxServer.start()
         sandbox.payments.setCallbackDelay(.milliseconds(20))
+        // The adapters' own client, shut down before the sandbox so no idle keep-alive connection holds the
+        // sandbox for its whole shutdown grace period.
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             try await TestDatabases.with(kind) { databases in
                 let database = databases[0]
@@ -73,7 +76,7 @@ struct PaymentHarness: Sendable {
                         configuration: .init(
                             secretKey: Secret(credentials.paystackSecretKey), baseURL: sandbox.baseURL + "/paystack",
                             requestTimeout: Self.gatewayTimeout),
-                        httpClient: .shared),
+                        httpClient: httpClient),
                     DarajaGateway(
                         configuration: .init(
                             consumerKey: Secret(credentials.darajaConsumerKey),
@@ -83,13 +86,13 @@ struct PaymentHarness: Sendable {
                             initiatorName: credentials.darajaInitiatorName,
                             securityCredential: Secret(credentials.darajaSecurityCredential),
                             baseURL: sandbox.baseURL + "/daraja", requestTimeout: Self.gatewayTimeout),
-                        httpClient: .shared, clock: clock),
+                        httpClient: httpClient, clock: clock),
                     PayHeroGateway(
                         configuration: .init(
                             username: Secret(credentials.payheroUsername),
                             password: Secret(credentials.payheroPassword), channelID: credentials.payheroChannelID,
                             baseURL: sandbox.baseURL + "/payhero/api/v2", requestTimeout: Self.gatewayTimeout),
-                        httpClient: .shared),
+                        httpClient: httpClient),
                 ]
                 let dependencies = AppDependencies(
                     settings: settings, database: database, logger: TestDatabases.logger, clock: clock,
@@ -107,9 +110,11 @@ struct PaymentHarness: Sendable {
                 }
             }
         } catch {
+            try? await httpClient.shutdown()
             await sandbox.shutdown()
             throw error
         }
+        try? await httpClient.shutdown()
         await sandbox.shutdown()
     }
 
