@@ -49,6 +49,9 @@ final class PayHeroSimulator: Sendable {
         var createdAt: Timestamp
         /// The record of this transaction.
         var recordID: UInt64
+
+        /// Whether this is an STK payment rather than a withdrawal.
+        var isPayment: Bool { self.checkoutRequestID.hasPrefix("ws_CO_") }
     }
 
     private struct State {
@@ -232,7 +235,12 @@ final class PayHeroSimulator: Sendable {
     ) -> Transaction {
         let now = self.core.clock.now()
         let reference = UUID().uuidString
-        let checkoutRequestID = "ws_CO_\(SandboxTime.darajaCompact(now))\(SandboxPaymentCore.randomDigits(9))"
+        // A payment's id is an STK `CheckoutRequestID`; a withdrawal's is a B2C-style conversation id, and its
+        // callback carries no `MerchantRequestID` (the STK identifiers are what mark a callback as a payment's).
+        let checkoutRequestID =
+            kind == .payout
+            ? "AG_\(SandboxTime.darajaCompact(now))_\(SandboxPaymentCore.randomDigits(20))"
+            : "ws_CO_\(SandboxTime.darajaCompact(now))\(SandboxPaymentCore.randomDigits(9))"
         let recordID = self.core.record(
             .payhero, kind, reference: externalReference, providerReference: reference, amount: amount,
             currency: "KES", phone: destination)
@@ -275,8 +283,10 @@ final class PayHeroSimulator: Sendable {
         var response: [(String, SandboxJSON)] = [
             ("Amount", .integer(transaction.amount)), ("CheckoutRequestID", .string(transaction.checkoutRequestID)),
             ("ExternalReference", .string(transaction.externalReference)),
-            ("MerchantRequestID", .string(transaction.merchantRequestID)),
         ]
+        if transaction.isPayment {
+            response.append(("MerchantRequestID", .string(transaction.merchantRequestID)))
+        }
         if let receipt {
             response.append(("MpesaReceiptNumber", .string(receipt)))
         }

@@ -217,8 +217,14 @@ public struct PayHeroGateway: PaymentGateway {
 
     /// The error for a refused answer: a duplicate reference when PayHero says so, else by status.
     private func failure(_ response: GatewayHTTPClient.Response) -> GatewayError {
-        let text = GatewayHTTPClient.decode(PayHeroWire.ErrorBody.self, from: response.body)?.text
-        if (400...499).contains(response.status), let text, text.lowercased().contains("duplicate") {
+        let error = GatewayHTTPClient.decode(PayHeroWire.ErrorBody.self, from: response.body)
+        let text = error?.text
+        // PayHero does not document its duplicate answer; any 4xx naming a duplicate or an existing reference is
+        // taken as one, so a retried withdrawal is never mistaken for a refused one.
+        let words = ((error?.errorCode ?? "") + " " + (text ?? "")).lowercased()
+        if (400...499).contains(response.status),
+            words.contains("duplicate") || (words.contains("reference") && words.contains("already exists"))
+        {
             return .duplicateReference
         }
         return self.http.failure(for: response, providerMessage: text)

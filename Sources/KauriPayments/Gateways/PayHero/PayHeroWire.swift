@@ -96,11 +96,13 @@ enum PayHeroWire {
     struct ErrorBody: Decodable {
         var message: String?
         var errorMessage: String?
+        var errorCode: String?
         var error: WireText?
 
         enum CodingKeys: String, CodingKey {
             case message, error
             case errorMessage = "error_message"
+            case errorCode = "error_code"
         }
 
         /// The provider's words, if any.

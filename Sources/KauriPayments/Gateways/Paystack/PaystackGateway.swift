@@ -354,8 +354,8 @@ public struct PaystackGateway: PaymentGateway {
     /// Whether Paystack's message says the reference was used before (transactions and transfers).
     static func isDuplicateReference(_ message: String) -> Bool {
         let lowered = message.lowercased()
-        return lowered.contains("duplicate transaction reference")
-            || lowered.contains("duplicate charge request for reference")
+        // "Duplicate Transaction Reference" (initialize, charge), "Duplicate Transfer Reference" (transfer).
+        return (lowered.contains("duplicate") && lowered.contains("reference"))
             || lowered.contains("reference already exists")
     }
 
