@@ -213,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "KauriHello",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird")
             ],
             path: "bench/KauriHello"
         ),

@@ -117,7 +117,8 @@ public struct PlatformMiddleware: RouterMiddleware {
         let instance = request.uri.path
         do {
             if let length = request.headers[.contentLength].flatMap(Int.init),
-               length > self.configuration.limits.requestBodyBytesMax {
+                length > self.configuration.limits.requestBodyBytesMax
+            {
                 throw APIError(
                     .bodyTooLarge, detail: "the body exceeds \(self.configuration.limits.requestBodyBytesMax) bytes")
             }
@@ -150,7 +151,8 @@ public struct PlatformMiddleware: RouterMiddleware {
             case .unsupportedMediaType:
                 return APIError(.unsupportedMediaType, detail: error.body)
             case .methodNotAllowed:
-                return .methodNotAllowed(request.method, allowed: self.registry.allowedMethods(forPath: request.uri.path))
+                return .methodNotAllowed(
+                    request.method, allowed: self.registry.allowedMethods(forPath: request.uri.path))
             case .badRequest:
                 return APIError(.malformedJSON, detail: error.body)
             default:
@@ -190,8 +192,9 @@ public struct PlatformMiddleware: RouterMiddleware {
     /// The client's request id when it is short and printable, otherwise a fresh one.
     private func requestID(from request: Request) -> String {
         if let given = request.headers[Self.requestIDField], !given.isEmpty,
-           given.utf8.count <= self.configuration.limits.requestIDBytesMax,
-           given.utf8.allSatisfy(Self.isRequestIDByte) {
+            given.utf8.count <= self.configuration.limits.requestIDBytesMax,
+            given.utf8.allSatisfy(Self.isRequestIDByte)
+        {
             return given
         }
         return "req_" + self.ids.makeUUID().base32
@@ -207,7 +210,9 @@ public struct PlatformMiddleware: RouterMiddleware {
         }
     }
 
-    private func record(request: Request, route: String, status: Int, start: ContinuousClock.Instant, context: AppRequestContext) {
+    private func record(
+        request: Request, route: String, status: Int, start: ContinuousClock.Instant, context: AppRequestContext
+    ) {
         let elapsed = ContinuousClock.now - start
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         self.metrics.record(method: request.method, route: route, status: status, nanoseconds: nanoseconds)

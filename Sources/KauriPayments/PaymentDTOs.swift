@@ -63,7 +63,8 @@ struct CreatePaymentRequest: Decodable {
         if self.amount <= 0 {
             errors.append(.init(field: "amount", code: "not_positive", message: "must be at least 1 minor unit"))
         }
-        if self.gateway.isEmpty || self.gateway.count > 40 || !self.gateway.allSatisfy({ $0.isLowercase && $0.isASCII }) {
+        if self.gateway.isEmpty || self.gateway.count > 40 || !self.gateway.allSatisfy({ $0.isLowercase && $0.isASCII })
+        {
             errors.append(.init(field: "gateway", code: "invalid", message: "a gateway name such as paystack"))
         }
         var method: Payment.Method?
@@ -81,7 +82,8 @@ struct CreatePaymentRequest: Decodable {
             var phone: PhoneNumber?
             do {
                 // A national number (`0708 374 149`) is read in the country of the payment's currency.
-                phone = try PhoneNumber(parsing: self.method.phone ?? "", defaultCountry: currency.flatMap(Self.country))
+                phone = try PhoneNumber(
+                    parsing: self.method.phone ?? "", defaultCountry: currency.flatMap(Self.country))
             } catch {
                 errors.append(.init(field: "method.phone", code: "invalid", message: "\(error)"))
             }
@@ -94,7 +96,8 @@ struct CreatePaymentRequest: Decodable {
             errors.append(.init(field: "customer.email", code: "invalid", message: "not an email address"))
         }
         if let name = self.customer?.name, name.count > Self.nameLengthMax {
-            errors.append(.init(field: "customer.name", code: "too_long", message: "at most \(Self.nameLengthMax) characters"))
+            errors.append(
+                .init(field: "customer.name", code: "too_long", message: "at most \(Self.nameLengthMax) characters"))
         }
         if let reference = self.reference, reference.isEmpty || reference.count > Self.referenceLengthMax {
             errors.append(
@@ -103,7 +106,8 @@ struct CreatePaymentRequest: Decodable {
         let metadata = self.metadata ?? [:]
         if metadata.count > Self.metadataKeysMax
             || metadata.contains(where: {
-                $0.key.isEmpty || $0.key.count > Self.metadataKeyLengthMax || $0.value.count > Self.metadataValueLengthMax
+                $0.key.isEmpty || $0.key.count > Self.metadataKeyLengthMax
+                    || $0.value.count > Self.metadataValueLengthMax
             })
         {
             errors.append(

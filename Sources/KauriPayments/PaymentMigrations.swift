@@ -109,6 +109,6 @@ public enum PaymentMigrations {
                 )
                 """,
                 "CREATE INDEX payment_webhook_events_due ON payment_webhook_events (next_attempt_at) WHERE state = 'pending'",
-            ]),
+            ])
     ]
 }

@@ -46,7 +46,11 @@ public struct PaymentRoutes: Sendable {
                 "createPayment",
                 summary: "Create a payment and start it at the gateway (Idempotency-Key required).",
                 tag: "payments", requestSchema: CreatePaymentRequest.schema,
-                responses: [.json(201, "Created; `next_action` says what the customer does.", schema: RouteRegistry.ref("Payment"))],
+                responses: [
+                    .json(
+                        201, "Created; `next_action` says what the customer does.", schema: RouteRegistry.ref("Payment")
+                    )
+                ],
                 errorStatuses: [400, 401, 403, 409, 422])
         ) { request, context in
             let caller = try context.requireCaller()
@@ -116,7 +120,10 @@ public struct PaymentRoutes: Sendable {
                 context.logger.info("return check gave no answer", metadata: ["payment.id": "\(id)"])
             }
             guard let returnURL = payment.returnURL, var components = URLComponents(string: returnURL) else {
-                return try PaymentResponse(payment).response(from: Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/"), body: .init(buffer: .init())), context: context)
+                return try PaymentResponse(payment).response(
+                    from: Request(
+                        head: .init(method: .get, scheme: nil, authority: nil, path: "/"), body: .init(buffer: .init())),
+                    context: context)
             }
             components.queryItems =
                 (components.queryItems ?? []) + [

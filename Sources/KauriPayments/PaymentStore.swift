@@ -106,8 +106,14 @@ enum PaymentStore {
         ownerReference: String?, beforeID: String?, limit: Int, on connection: any SQLDatabase
     ) async throws -> [Payment] {
         var query = SQLQueryString("SELECT * FROM payments WHERE 1 = 1")
-        if let ownerReference { query.appendInterpolation(unsafeRaw: " AND owner_reference = ") ; query.appendInterpolation(bind: ownerReference) }
-        if let beforeID { query.appendInterpolation(unsafeRaw: " AND id < "); query.appendInterpolation(bind: beforeID) }
+        if let ownerReference {
+            query.appendInterpolation(unsafeRaw: " AND owner_reference = ")
+            query.appendInterpolation(bind: ownerReference)
+        }
+        if let beforeID {
+            query.appendInterpolation(unsafeRaw: " AND id < ")
+            query.appendInterpolation(bind: beforeID)
+        }
         query.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(limit)")
         return try await connection.raw(query).all().map(Self.decodePayment)
     }

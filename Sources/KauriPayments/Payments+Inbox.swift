@@ -129,7 +129,9 @@ extension Payments {
                 state = .failed
                 self.logger.error(
                     "webhook event could not be applied; giving up",
-                    metadata: ["webhook.id": "\(event.id)", "gateway.name": "\(event.gateway)", "error": "\(detail ?? "")"])
+                    metadata: [
+                        "webhook.id": "\(event.id)", "gateway.name": "\(event.gateway)", "error": "\(detail ?? "")",
+                    ])
             } else {
                 nextAttempt = now.adding(milliseconds: self.checkDelay(attempt: event.attempts - 1))
             }

@@ -54,13 +54,16 @@ extension Payments {
                 try await self.schedule(id, now: now)
             }
         } catch {
-            self.logger.warning("reconciliation of a payment failed", metadata: ["payment.id": "\(id)", "error": "\(error)"])
+            self.logger.warning(
+                "reconciliation of a payment failed", metadata: ["payment.id": "\(id)", "error": "\(error)"])
         }
     }
 
     private func schedule(_ id: Payment.ID, now: Timestamp) async throws {
         try await self.database.transaction { connection in
-            guard var payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection),
+            guard
+                var payment = try await PaymentStore.payment(
+                    id: id, lock: true, kind: self.database.kind, on: connection),
                 !payment.status.isFinal
             else { return }
             payment.nextCheckAt = now.adding(milliseconds: self.checkDelay(attempt: payment.checkAttempts + 1))
@@ -73,7 +76,9 @@ extension Payments {
     private func expire(_ id: Payment.ID) async throws {
         let now = self.clock.now()
         let published = try await self.database.transaction { connection -> Bool in
-            guard let payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection)
+            guard
+                let payment = try await PaymentStore.payment(
+                    id: id, lock: true, kind: self.database.kind, on: connection)
             else { return false }
             guard case .moveTo(.expired) = payment.status.applying(.expired) else { return false }
             var expiring = payment
@@ -118,7 +123,9 @@ extension Payments {
                 }
             }
             try await self.database.transaction { connection in
-                guard var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection),
+                guard
+                    var refund = try await PaymentStore.refund(
+                        id: id, lock: true, kind: self.database.kind, on: connection),
                     refund.status == .pending
                 else { return }
                 refund.nextCheckAt = now.adding(milliseconds: self.checkDelay(attempt: refund.checkAttempts + 1))
@@ -126,7 +133,8 @@ extension Payments {
                 try await PaymentStore.update(refund, on: connection)
             }
         } catch {
-            self.logger.warning("reconciliation of a refund failed", metadata: ["refund.id": "\(id)", "error": "\(error)"])
+            self.logger.warning(
+                "reconciliation of a refund failed", metadata: ["refund.id": "\(id)", "error": "\(error)"])
         }
     }
 }

@@ -31,13 +31,16 @@ extension Payments {
         let now = self.clock.now()
         let id = self.ids.make(RefundIDKind.self)
         let refund = try await self.database.transaction { connection -> Refund in
-            guard var locked = try await PaymentStore.payment(
-                id: paymentID, lock: true, kind: self.database.kind, on: connection)
+            guard
+                var locked = try await PaymentStore.payment(
+                    id: paymentID, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.paymentNotFound }
             guard locked.status == .succeeded else { throw PaymentError.refundNotAllowed(status: locked.status) }
             let refundable = locked.amountRefundable
             let value = amount ?? refundable
-            guard value > 0, value <= refundable else { throw PaymentError.refundExceedsPayment(refundable: refundable) }
+            guard value > 0, value <= refundable else {
+                throw PaymentError.refundExceedsPayment(refundable: refundable)
+            }
             let refund = Refund(
                 id: id, paymentID: paymentID, amount: Money(minorUnits: value, currency: locked.amount.currency),
                 status: .pending, reason: reason, gatewayReference: Self.gatewayReference(id.description),
@@ -107,7 +110,8 @@ extension Payments {
     private func markRefundUnknown(_ id: Refund.ID) async throws -> Refund {
         let now = self.clock.now()
         return try await self.database.transaction { connection in
-            guard var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection)
+            guard
+                var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.refundNotFound }
             guard refund.gatewayCall == .pending else { return refund }
             refund.gatewayCall = .unknown
@@ -122,7 +126,8 @@ extension Payments {
     func applyRefund(_ status: GatewayRefundStatus, to id: Refund.ID, markSent: Bool = false) async throws -> Refund {
         let now = self.clock.now()
         let (refund, published) = try await self.database.transaction { connection -> (Refund, Bool) in
-            guard var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection)
+            guard
+                var refund = try await PaymentStore.refund(id: id, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.refundNotFound }
             let before = refund
             if markSent || status.outcome != .pending { refund.gatewayCall = .sent }
@@ -143,8 +148,9 @@ extension Payments {
                 }
                 return (refund, false)
             }
-            guard var payment = try await PaymentStore.payment(
-                id: refund.paymentID, lock: true, kind: self.database.kind, on: connection)
+            guard
+                var payment = try await PaymentStore.payment(
+                    id: refund.paymentID, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.paymentNotFound }
             refund.status = moved
             refund.failure = failure
@@ -171,12 +177,14 @@ extension Payments {
             let holdID = LedgerTransfer.ID("\(refund.id).hold")
         else { preconditionFailure("refund ids and stored account ids are valid ledger ids") }
         let results = try await self.ledger.apply(
-            [[
-                NewTransfer(
-                    id: holdID,
-                    operation: .pending(debit: debit, credit: clearing, amount: refund.amount, timeoutSeconds: nil),
-                    code: "refund_reserved", reference: refund.id.description)
-            ]], on: connection)
+            [
+                [
+                    NewTransfer(
+                        id: holdID,
+                        operation: .pending(debit: debit, credit: clearing, amount: refund.amount, timeoutSeconds: nil),
+                        code: "refund_reserved", reference: refund.id.description)
+                ]
+            ], on: connection)
         switch results[0][0] {
         case .created, .exists: return
         case .failed(.exceedsCredits): throw PaymentError.insufficientBalance
@@ -189,10 +197,16 @@ extension Payments {
         guard let holdID = LedgerTransfer.ID("\(refund.id).hold"),
             let id = LedgerTransfer.ID("\(refund.id).\(succeeded ? "settled" : "released")")
         else { preconditionFailure("refund ids are valid ledger ids") }
-        let operation: NewTransfer.Operation = succeeded ? .post(pendingID: holdID, amount: nil) : .void(pendingID: holdID)
+        let operation: NewTransfer.Operation =
+            succeeded ? .post(pendingID: holdID, amount: nil) : .void(pendingID: holdID)
         let results = try await self.ledger.apply(
-            [[NewTransfer(id: id, operation: operation, code: succeeded ? "refund_paid" : "refund_released",
-                reference: refund.id.description)]], on: connection)
+            [
+                [
+                    NewTransfer(
+                        id: id, operation: operation, code: succeeded ? "refund_paid" : "refund_released",
+                        reference: refund.id.description)
+                ]
+            ], on: connection)
         if let error = results[0][0].error {
             throw PaymentServiceError.ledgerRefused("refund \(refund.id): \(error)")
         }

@@ -224,12 +224,14 @@ public final class Payments: Sendable {
         if gateway.capabilities.contains(.idempotentCharges) {
             // The gateway refuses a second charge with the same reference, so asking again is safe: either it
             // starts now, or it answers `duplicateReference` and reconciliation looks the first one up.
-            self.logger.notice("resuming a payment whose gateway call was interrupted", metadata: ["payment.id": "\(payment.id)"])
+            self.logger.notice(
+                "resuming a payment whose gateway call was interrupted", metadata: ["payment.id": "\(payment.id)"])
             return try await self.start(payment, gateway: gateway)
         }
         // Without provider-side idempotency a second push could charge twice: never resend. The callback (its
         // URL carries this payment's token) or reconciliation settles it; else it expires.
-        return try await self.recordStart(payment.id, outcome: .failure(.outcomeUnknown("interrupted before the answer")))
+        return try await self.recordStart(
+            payment.id, outcome: .failure(.outcomeUnknown("interrupted before the answer")))
     }
 
     private enum StartOutcome: Sendable {
@@ -270,7 +272,9 @@ public final class Payments: Sendable {
     private func recordStart(_ id: Payment.ID, outcome: StartOutcome) async throws -> Payment {
         let now = self.clock.now()
         let (payment, published) = try await self.database.transaction { connection -> (Payment, Bool) in
-            guard var payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection)
+            guard
+                var payment = try await PaymentStore.payment(
+                    id: id, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.paymentNotFound }
             guard payment.gatewayCall == .pending else { return (payment, false) }
             payment.updatedAt = now
@@ -298,7 +302,8 @@ public final class Payments: Sendable {
                 case .declined(let code, let message):
                     payment.gatewayCall = .sent
                     return try await self.finish(
-                        payment, as: .failed, failure: PaymentFailure(code: "declined", message: "\(message) (\(code))"),
+                        payment, as: .failed,
+                        failure: PaymentFailure(code: "declined", message: "\(message) (\(code))"),
                         now: now, on: connection)
                 case .invalidRequest(let message), .authenticationFailed(let message), .notSupported(let message):
                     payment.gatewayCall = .sent
@@ -375,7 +380,9 @@ public final class Payments: Sendable {
     func apply(_ status: GatewayPaymentStatus, to id: Payment.ID) async throws -> Payment {
         let now = self.clock.now()
         let (payment, published) = try await self.database.transaction { connection -> (Payment, Bool) in
-            guard let payment = try await PaymentStore.payment(id: id, lock: true, kind: self.database.kind, on: connection)
+            guard
+                let payment = try await PaymentStore.payment(
+                    id: id, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.paymentNotFound }
             return try await self.apply(status, to: payment, now: now, on: connection)
         }
@@ -486,11 +493,13 @@ public final class Payments: Sendable {
             let transferID = LedgerTransfer.ID("\(payment.id).captured")
         else { preconditionFailure("payment ids and stored account ids are valid ledger ids") }
         let results = try await self.ledger.apply(
-            [[
-                NewTransfer(
-                    id: transferID, operation: .single(debit: clearing, credit: credit, amount: payment.amount),
-                    code: "payment_captured", reference: payment.id.description)
-            ]], on: connection)
+            [
+                [
+                    NewTransfer(
+                        id: transferID, operation: .single(debit: clearing, credit: credit, amount: payment.amount),
+                        code: "payment_captured", reference: payment.id.description)
+                ]
+            ], on: connection)
         if let error = results[0][0].error {
             throw PaymentServiceError.ledgerRefused("capture of \(payment.id): \(error)")
         }

@@ -28,7 +28,8 @@ public struct PaymentsWorker: Service {
                 // Keep going while full batches come back, so a backlog drains at once.
                 while try await self.payments.applyDueEvents() == self.payments.configuration.inboxBatchSize {}
             } catch {
-                self.payments.logger.warning("applying webhook events failed; retrying", metadata: ["error": "\(error)"])
+                self.payments.logger.warning(
+                    "applying webhook events failed; retrying", metadata: ["error": "\(error)"])
             }
             await self.payments.waitForInbox(milliseconds: Int(self.idleWait.components.seconds * 1000))
         }

@@ -8,10 +8,10 @@ import KauriLedger
 import KauriMessaging
 import KauriPayments
 import KauriWebhooks
-import NIOCore
-import NIOPosix
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import Prometheus
 import SQLKit
 
@@ -193,7 +193,8 @@ public func buildApplication(
             accessLogger: dependencies.accessLogger,
             metricsFactory: metricsFactory))
     if let limit = settings.rateLimit {
-        router.add(middleware: RateLimitMiddleware(limiter: TokenBucketLimiter(limit: limit, clock: dependencies.clock)))
+        router.add(
+            middleware: RateLimitMiddleware(limiter: TokenBucketLimiter(limit: limit, clock: dependencies.clock)))
     }
     if let limit = settings.authRateLimit {
         router.add(
@@ -206,7 +207,9 @@ public func buildApplication(
     router.add(
         middleware: IdempotencyMiddleware(
             database: dependencies.database, clock: dependencies.clock,
-            configuration: .init(requiredPaths: PaymentRoutes.idempotentPaths, retention: idempotencyRetention)))
+            configuration: .init(
+                requiredPaths: PaymentRoutes.idempotentPaths, retention: idempotencyRetention,
+                leaseDuration: .seconds(settings.payments.idempotencyLeaseSeconds))))
 
     let openAPI = OpenAPIHolder()
     PlatformRoutes(

@@ -105,7 +105,8 @@ public enum Server {
             if settings.adminAPIKey == nil { logger.warning("no KAURI_ADMIN_API_KEY: admin routes answer 401") }
             guard settings.jwtSigningKey != nil, settings.authSecret != nil else {
                 throw StartupError(
-                    description: "live mode needs KAURI_JWT_SIGNING_KEY and KAURI_AUTH_SECRET (`kauri keys` makes them)")
+                    description: "live mode needs KAURI_JWT_SIGNING_KEY and KAURI_AUTH_SECRET (`kauri keys` makes them)"
+                )
             }
             if (settings.messaging.smsProvider ?? .devSink) == .devSink {
                 throw StartupError(description: "live mode needs a real SMS provider (KAURI_SMS_PROVIDER)")

@@ -107,12 +107,14 @@ public struct ServerSettings: Sendable {
 public struct MessagingSettings: Sendable {
     /// SMS providers.
     public enum SmsProvider: String, Sendable, CaseIterable {
-        case devSink = "dev_sink", hubtel, twilio, africastalking
+        case devSink = "dev_sink"
+        case hubtel, twilio, africastalking
     }
 
     /// Email providers.
     public enum EmailProvider: String, Sendable, CaseIterable {
-        case devSink = "dev_sink", resend, smtp
+        case devSink = "dev_sink"
+        case resend, smtp
     }
 
     /// The SMS provider; nil: the dev sink in sandbox mode, an error in live mode.
@@ -163,6 +165,8 @@ public struct PaymentSettings: Sendable {
     public var paymentLifetimeMinutes = 60
     /// Hours an idempotency key is kept.
     public var idempotencyRetentionHours = 24
+    /// Seconds a running request's key makes retries wait (409) before one may take over.
+    public var idempotencyLeaseSeconds = 60
     /// Sandbox mode: the simulators' port (0: any).
     public var sandboxPort = 0
 

@@ -103,7 +103,8 @@ public struct Setting: Sendable, Hashable {
     /// General rate limit.
     public static let rateLimit = Setting(
         flag: "rate-limit", environmentVariable: "KAURI_RATE_LIMIT", kind: .string, defaultDescription: "1200/minute",
-        isSecret: false, help: "Requests per client address (token bucket): <count>/<second|minute|hour>; off to disable.")
+        isSecret: false,
+        help: "Requests per client address (token bucket): <count>/<second|minute|hour>; off to disable.")
     /// Sign-in rate limit.
     public static let authRateLimit = Setting(
         flag: "auth-rate-limit", environmentVariable: "KAURI_AUTH_RATE_LIMIT", kind: .string,
@@ -153,7 +154,8 @@ public struct Setting: Sendable, Hashable {
     public static let smtpURL = Setting(
         flag: "smtp-url", environmentVariable: "KAURI_SMTP_URL", kind: .string, defaultDescription: "(none)",
         isSecret: true,
-        help: "smtp://user:pass@host:587 (STARTTLS required), smtps://…:465 (TLS), or smtp+insecure://host:25 (no TLS).")
+        help: "smtp://user:pass@host:587 (STARTTLS required), smtps://…:465 (TLS), or smtp+insecure://host:25 (no TLS)."
+    )
 
     /// This API's public root.
     public static let apiURL = Setting(
@@ -237,6 +239,12 @@ public struct Setting: Sendable, Hashable {
         flag: "idempotency-retention-hours", environmentVariable: "KAURI_IDEMPOTENCY_RETENTION_HOURS", kind: .integer,
         defaultDescription: "24", isSecret: false,
         help: "Hours an Idempotency-Key and its stored response are kept (24–2160).")
+    /// Idempotency lease.
+    public static let idempotencyLeaseSeconds = Setting(
+        flag: "idempotency-lease-seconds", environmentVariable: "KAURI_IDEMPOTENCY_LEASE_SECONDS", kind: .integer,
+        defaultDescription: "60", isSecret: false,
+        help:
+            "Seconds a retry of a request still running (or whose server died) answers 409 before it may run (1–3600).")
     /// Sandbox port.
     public static let sandboxPort = Setting(
         flag: "sandbox-port", environmentVariable: "KAURI_SANDBOX_PORT", kind: .integer,
@@ -249,10 +257,11 @@ public struct Setting: Sendable, Hashable {
         .requestBodyBytesMax, .accessLog, .logLevel, .shutdownGraceSeconds, .adminAPIKey, .publicURL, .jwtSigningKey,
         .jwtVerificationKeys, .authSecret, .admins, .rateLimit, .authRateLimit, .smsProvider, .smsUsername, .smsAPIKey,
         .smsSender, .smsBaseURL, .emailProvider, .emailFrom, .resendAPIKey, .resendBaseURL, .smtpURL,
-        .apiURL, .paystackSecretKey, .paystackBaseURL, .mpesaConsumerKey, .mpesaConsumerSecret, .mpesaShortCode, .mpesaPasskey,
+        .apiURL, .paystackSecretKey, .paystackBaseURL, .mpesaConsumerKey, .mpesaConsumerSecret, .mpesaShortCode,
+        .mpesaPasskey,
         .mpesaTillNumber, .mpesaB2CShortCode, .mpesaInitiatorName, .mpesaSecurityCredential, .mpesaBaseURL,
         .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
-        .idempotencyRetentionHours, .sandboxPort,
+        .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

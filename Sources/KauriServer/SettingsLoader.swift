@@ -1,5 +1,5 @@
-import Foundation
 import Configuration
+import Foundation
 import KauriCore
 import KauriHTTP
 import KauriIdentity
@@ -39,9 +39,13 @@ public enum SettingsLoader {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(
                 name: "flags",
-                values: Dictionary(uniqueKeysWithValues: flags.map { setting, content in
-                    (AbsoluteConfigKey([setting.environmentVariable]), ConfigValue(content, isSecret: setting.isSecret))
-                })),
+                values: Dictionary(
+                    uniqueKeysWithValues: flags.map { setting, content in
+                        (
+                            AbsoluteConfigKey([setting.environmentVariable]),
+                            ConfigValue(content, isSecret: setting.isSecret)
+                        )
+                    })),
             EnvironmentVariablesProvider(
                 environmentVariables: environment,
                 secretsSpecifier: .specific(Set(Setting.all.filter(\.isSecret).map(\.environmentVariable)))),
@@ -72,7 +76,8 @@ public enum SettingsLoader {
             settings.dataDirectory = directory
         }
         if let url = try Self.read(.databaseURL, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
-           !url.isEmpty {
+            !url.isEmpty
+        {
             guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
                 throw SettingsError(setting: .databaseURL, reason: "must be a postgres:// or postgresql:// URL")
             }
@@ -100,7 +105,8 @@ public enum SettingsLoader {
         }
         if let bytes = try Self.read(.requestBodyBytesMax, reader, { try $0.requiredInt(forKey: $1) }) {
             guard (1_024...67_108_864).contains(bytes) else {
-                throw SettingsError(setting: .requestBodyBytesMax, reason: "must be from 1024 to 67108864, got \(bytes)")
+                throw SettingsError(
+                    setting: .requestBodyBytesMax, reason: "must be from 1024 to 67108864, got \(bytes)")
             }
             settings.limits.requestBodyBytesMax = bytes
         }
@@ -121,7 +127,8 @@ public enum SettingsLoader {
             settings.limits.shutdownGraceSeconds = seconds
         }
         if let key = try Self.read(.adminAPIKey, reader, { try $0.requiredString(forKey: $1, isSecret: true) }),
-           !key.isEmpty {
+            !key.isEmpty
+        {
             guard key.utf8.count >= 32, key.utf8.count <= 256, key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                 throw SettingsError(
                     setting: .adminAPIKey, reason: "must be 32–256 printable characters without spaces")
@@ -134,7 +141,8 @@ public enum SettingsLoader {
         return settings
     }
 
-    private static func loadIdentity(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+    private static func loadIdentity(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError)
+    {
         if let url = try Self.read(.publicURL, reader, { try $0.requiredString(forKey: $1) }), !url.isEmpty {
             guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
                 throw SettingsError(setting: .publicURL, reason: "must be an http(s):// URL")
@@ -154,7 +162,8 @@ public enum SettingsLoader {
         {
             let trimmed = keys.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for key in trimmed where (try? SigningKey(base64Seed: key)) == nil {
-                throw SettingsError(setting: .jwtVerificationKeys, reason: "each must be a 32-byte Ed25519 seed in base64")
+                throw SettingsError(
+                    setting: .jwtVerificationKeys, reason: "each must be a 32-byte Ed25519 seed in base64")
             }
             settings.jwtVerificationKeys = trimmed.map(Secret.init)
         }
@@ -174,7 +183,8 @@ public enum SettingsLoader {
                 } else if let phone = try? PhoneNumber(parsing: admin) {
                     normalized.insert(phone.e164)
                 } else {
-                    throw SettingsError(setting: .admins, reason: "'\(admin)' is neither an email address nor a phone number")
+                    throw SettingsError(
+                        setting: .admins, reason: "'\(admin)' is neither an email address nor a phone number")
                 }
             }
             settings.admins = normalized
@@ -192,7 +202,8 @@ public enum SettingsLoader {
         }
     }
 
-    private static func loadMessaging(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+    private static func loadMessaging(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError)
+    {
         var messaging = MessagingSettings()
         if let text = try Self.read(.smsProvider, reader, { try $0.requiredString(forKey: $1) }), !text.isEmpty {
             guard let provider = MessagingSettings.SmsProvider(rawValue: text) else {
@@ -226,10 +237,12 @@ public enum SettingsLoader {
         settings.messaging = messaging
     }
 
-    private static func loadPayments(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+    private static func loadPayments(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError)
+    {
         var payments = PaymentSettings()
         func string(_ setting: Setting) throws(SettingsError) -> String? {
-            let value = try Self.read(setting, reader, { try $0.requiredString(forKey: $1, isSecret: setting.isSecret) })
+            let value = try Self.read(
+                setting, reader, { try $0.requiredString(forKey: $1, isSecret: setting.isSecret) })
             return value?.isEmpty == true ? nil : value
         }
         payments.apiURL = try string(.apiURL).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
@@ -249,7 +262,8 @@ public enum SettingsLoader {
         payments.payheroChannelID = try Self.read(.payheroChannelID, reader, { try $0.requiredInt(forKey: $1) })
         payments.payheroBaseURL = try string(.payheroBaseURL)
         for (setting, url) in [
-            (Setting.apiURL, payments.apiURL), (.paystackBaseURL, payments.paystackBaseURL), (.mpesaBaseURL, payments.mpesaBaseURL),
+            (Setting.apiURL, payments.apiURL), (.paystackBaseURL, payments.paystackBaseURL),
+            (.mpesaBaseURL, payments.mpesaBaseURL),
             (.payheroBaseURL, payments.payheroBaseURL),
         ] {
             if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
@@ -264,9 +278,16 @@ public enum SettingsLoader {
         }
         if let hours = try Self.read(.idempotencyRetentionHours, reader, { try $0.requiredInt(forKey: $1) }) {
             guard (24...2_160).contains(hours) else {
-                throw SettingsError(setting: .idempotencyRetentionHours, reason: "must be from 24 to 2160, got \(hours)")
+                throw SettingsError(
+                    setting: .idempotencyRetentionHours, reason: "must be from 24 to 2160, got \(hours)")
             }
             payments.idempotencyRetentionHours = hours
+        }
+        if let seconds = try Self.read(.idempotencyLeaseSeconds, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1...3_600).contains(seconds) else {
+                throw SettingsError(setting: .idempotencyLeaseSeconds, reason: "must be from 1 to 3600, got \(seconds)")
+            }
+            payments.idempotencyLeaseSeconds = seconds
         }
         if let port = try Self.read(.sandboxPort, reader, { try $0.requiredInt(forKey: $1) }) {
             guard (0...65_535).contains(port) else {

@@ -5,8 +5,8 @@ import KauriCore
 import KauriDatabase
 import KauriIdentity
 import KauriLedger
-import KauriServer
 import KauriSandbox
+import KauriServer
 import Logging
 import UnixSignals
 
@@ -100,7 +100,8 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("jwt-signing-key"), help: ArgumentHelp(Self.help(.jwtSigningKey), valueName: "key"))
     var jwtSigningKey: String?
 
-    @Option(name: .customLong("jwt-previous-keys"), help: ArgumentHelp(Self.help(.jwtVerificationKeys), valueName: "keys"))
+    @Option(
+        name: .customLong("jwt-previous-keys"), help: ArgumentHelp(Self.help(.jwtVerificationKeys), valueName: "keys"))
     var jwtVerificationKeys: String?
 
     @Option(name: .customLong("auth-secret"), help: ArgumentHelp(Self.help(.authSecret), valueName: "secret"))
@@ -176,7 +177,9 @@ struct SettingOptions: ParsableArguments {
         if let adminAPIKey { flags[.adminAPIKey] = .string(adminAPIKey) }
         if let publicURL { flags[.publicURL] = .string(publicURL) }
         if let jwtSigningKey { flags[.jwtSigningKey] = .string(jwtSigningKey) }
-        if let jwtVerificationKeys { flags[.jwtVerificationKeys] = .stringArray(jwtVerificationKeys.split(separator: ",").map(String.init)) }
+        if let jwtVerificationKeys {
+            flags[.jwtVerificationKeys] = .stringArray(jwtVerificationKeys.split(separator: ",").map(String.init))
+        }
         if let authSecret { flags[.authSecret] = .string(authSecret) }
         if let admins { flags[.admins] = .stringArray(admins.split(separator: ",").map(String.init)) }
         if let rateLimit { flags[.rateLimit] = .string(rateLimit) }
@@ -319,7 +322,8 @@ struct SandboxCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8090
-    @Option(help: "Where the simulated Paystack dashboard sends webhooks, e.g. http://127.0.0.1:8080/v1/webhooks/paystack.")
+    @Option(
+        help: "Where the simulated Paystack dashboard sends webhooks, e.g. http://127.0.0.1:8080/v1/webhooks/paystack.")
     var paystackWebhookURL: String?
 
     func run() async throws {

@@ -436,7 +436,8 @@ struct IdempotencyTests {
         /// Counts one more execution and returns its number, from 1.
         func next() -> Int {
             self.value.withLock {
-                $0 += 1; return $0
+                $0 += 1
+                return $0
             }
         }
 

@@ -557,7 +557,8 @@ private final class FetchCounter: Sendable {
     /// Adds one and returns the new count.
     func increment() -> Int {
         self.count.withLock {
-            $0 += 1; return $0
+            $0 += 1
+            return $0
         }
     }
 }

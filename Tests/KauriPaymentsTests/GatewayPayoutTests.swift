@@ -61,7 +61,8 @@ struct GatewayPayoutTests {
         }
     }
 
-    @Test("a payout is accepted, then reported succeeded; one to the failing number is reported failed",
+    @Test(
+        "a payout is accepted, then reported succeeded; one to the failing number is reported failed",
         arguments: PayoutCase.all)
     func payoutSucceedsAndFails(_ payoutCase: PayoutCase) async throws {
         try await Harness.run { sandbox, client, receiver in

@@ -3,8 +3,8 @@ import KauriHTTP
 import KauriIdentity
 import KauriLedger
 import KauriPayments
-import KauriWebhooks
 import KauriServer
+import KauriWebhooks
 import Testing
 
 @Suite("Documentation")
@@ -18,7 +18,9 @@ struct DocumentationTests {
         for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden, .rateLimited] + LedgerErrorCodes.all
             + IdentityErrorCodes.all + IdempotencyErrorCodes.all + WebhookErrorCodes.all + PaymentErrorCodes.all
         {
-            #expect(text.contains("| `\(code.rawValue)` | \(code.status) |"), "\(code.rawValue) missing from docs/ERRORS.md")
+            #expect(
+                text.contains("| `\(code.rawValue)` | \(code.status) |"), "\(code.rawValue) missing from docs/ERRORS.md"
+            )
         }
     }
 
@@ -26,7 +28,9 @@ struct DocumentationTests {
     func settingsDocumented() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         for setting in Setting.all {
-            #expect(text.contains("`--\(setting.flag)`") && text.contains("`\(setting.environmentVariable)`"), "\(setting.flag)")
+            #expect(
+                text.contains("`--\(setting.flag)`") && text.contains("`\(setting.environmentVariable)`"),
+                "\(setting.flag)")
         }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import NIOCore
 import KauriServer
+import NIOCore
 import Synchronization
 import Testing
 
@@ -16,21 +16,25 @@ struct OpenAPITests {
                 let document = try TestApp.json(response.body)
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = try #require(document["paths"] as? [String: [String: Any]])
-                let documented = Set(paths.flatMap { path, methods in methods.keys.map { "\($0.uppercased()) \(path)" } })
+                let documented = Set(
+                    paths.flatMap { path, methods in methods.keys.map { "\($0.uppercased()) \(path)" } })
                 #expect(
                     documented == [
                         "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /v1/balances",
                         "GET /v1/ledger/transfers", "GET /v1/ledger/accounts/{id}", "POST /v1/ledger/accounts",
                         "POST /v1/ledger/transfers", "POST /v1/auth/otp", "POST /v1/auth/otp/verify",
-                        "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/register", "POST /v1/auth/login",
+                        "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/register",
+                        "POST /v1/auth/login",
                         "POST /v1/auth/email/verify", "POST /v1/auth/password/forgot", "POST /v1/auth/password/reset",
                         "POST /v1/auth/totp/enroll", "POST /v1/auth/totp/confirm", "POST /v1/auth/totp/disable",
                         "GET /v1/me", "PATCH /v1/me", "POST /v1/me/phone/verify", "GET /v1/me/sessions",
                         "DELETE /v1/me/sessions/{id}", "GET /v1/users/{id}", "PATCH /v1/users/{id}",
                         "GET /v1/dev/messages", "POST /v1/payments", "GET /v1/payments", "GET /v1/payments/{id}",
-                        "GET /v1/payments/{id}/return", "POST /v1/payments/{id}/refunds", "GET /v1/payments/{id}/refunds",
+                        "GET /v1/payments/{id}/return", "POST /v1/payments/{id}/refunds",
+                        "GET /v1/payments/{id}/refunds",
                         "POST /v1/webhooks/{gateway}", "POST /v1/callbacks/{id}/{token}", "POST /v1/webhook-endpoints",
-                        "GET /v1/webhook-endpoints", "GET /v1/webhook-endpoints/{id}", "DELETE /v1/webhook-endpoints/{id}",
+                        "GET /v1/webhook-endpoints", "GET /v1/webhook-endpoints/{id}",
+                        "DELETE /v1/webhook-endpoints/{id}",
                         "POST /v1/webhook-endpoints/{id}/enable", "POST /v1/webhook-endpoints/{id}/secret/rotate",
                         "GET /v1/webhook-endpoints/{id}/deliveries", "POST /v1/webhook-deliveries/{id}/retry",
                     ])
@@ -47,7 +51,8 @@ struct OpenAPITests {
                 (.delete, "/v1/me/sessions/x"), (.get, "/v1/users/x"), (.patch, "/v1/users/x"),
                 (.post, "/v1/payments"), (.get, "/v1/payments"), (.get, "/v1/payments/x"),
                 (.post, "/v1/payments/x/refunds"), (.get, "/v1/payments/x/refunds"), (.post, "/v1/webhook-endpoints"),
-                (.get, "/v1/webhook-endpoints"), (.get, "/v1/webhook-endpoints/x"), (.delete, "/v1/webhook-endpoints/x"),
+                (.get, "/v1/webhook-endpoints"), (.get, "/v1/webhook-endpoints/x"),
+                (.delete, "/v1/webhook-endpoints/x"),
                 (.post, "/v1/webhook-endpoints/x/enable"), (.post, "/v1/webhook-endpoints/x/secret/rotate"),
                 (.get, "/v1/webhook-endpoints/x/deliveries"), (.post, "/v1/webhook-deliveries/x/retry"),
             ]
@@ -63,7 +68,8 @@ struct OpenAPITests {
             ]
             for path in publicRoutes {
                 try await client.execute(
-                    uri: path, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")
+                    uri: path, method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: "{}")
                 ) { response in
                     #expect(response.status == .unprocessableContent, "POST \(path)")
                 }

@@ -179,7 +179,8 @@ struct PaymentHarness: Sendable {
     func drainInbox() async throws {
         for _ in 0..<500 {
             try await self.payments.applyDueEvents()
-            let pending = try await self.count("SELECT COUNT(*) AS n FROM payment_webhook_events WHERE state = 'pending'")
+            let pending = try await self.count(
+                "SELECT COUNT(*) AS n FROM payment_webhook_events WHERE state = 'pending'")
             if pending == 0 { return }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -204,7 +205,8 @@ struct PaymentHarness: Sendable {
 
     /// The platform's payable balance in `currency` (credits posted − debits posted).
     func payable(_ currency: String) async throws -> Int64 {
-        let account = try await self.dependencies.ledger.account(LedgerAccount.ID("seller_payable:platform:\(currency)")!)
+        let account = try await self.dependencies.ledger.account(
+            LedgerAccount.ID("seller_payable:platform:\(currency)")!)
         return account.map { $0.balances.creditsPosted - $0.balances.debitsPosted } ?? 0
     }
 }

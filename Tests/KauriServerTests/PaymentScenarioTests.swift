@@ -4,9 +4,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KauriCore
-@testable import KauriPayments
 import KauriSandbox
 import Testing
+
+@testable import KauriPayments
 
 /// One gateway and payment method of the scenario table.
 struct GatewayCase: Sendable, CustomStringConvertible {
@@ -87,7 +88,8 @@ struct PaymentScenarioTests {
             let reference = created.id.replacingOccurrences(of: "_", with: "-")
             if !gatewayCase.isRedirect || gatewayCase.provider == .paystack {
                 // Exactly one charge at the provider (the redirect's initialize is its create call).
-                #expect(harness.sandbox.payments.records(provider: gatewayCase.provider, reference: reference).count <= 1)
+                #expect(
+                    harness.sandbox.payments.records(provider: gatewayCase.provider, reference: reference).count <= 1)
             }
         }
     }
@@ -238,7 +240,9 @@ struct PaymentScenarioTests {
             #expect(try await harness.payment(created.id).paymentStatus == "requires_action")
             #expect(try await harness.count("SELECT COUNT(*) AS n FROM payment_webhook_events") == 0)
             // A hand-made Paystack event: valid shape, bad signature.
-            let body = Array(#"{"event":"charge.success","data":{"id":1,"reference":"x","amount":1,"currency":"NGN","status":"success"}}"#.utf8)
+            let body = Array(
+                #"{"event":"charge.success","data":{"id":1,"reference":"x","amount":1,"currency":"NGN","status":"success"}}"#
+                    .utf8)
             let forged = try await harness.send(
                 .post, "/v1/webhooks/paystack", token: nil,
                 headers: [HTTPField.Name("x-paystack-signature")!: String(repeating: "ab", count: 64)], rawBody: body)
@@ -302,7 +306,9 @@ struct PaymentScenarioTests {
             #expect((held["review"] as? [String: Any])?["reason"] as? String == "amount_mismatch", "\(held.json)")
             #expect(held.paymentStatus != "succeeded")
             #expect(try await harness.transfers(startingWith: created.id) == 0)
-            #expect(try await harness.count("SELECT COUNT(*) AS n FROM payment_webhook_events WHERE state = 'flagged'") == 1)
+            #expect(
+                try await harness.count("SELECT COUNT(*) AS n FROM payment_webhook_events WHERE state = 'flagged'") == 1
+            )
             // M-Pesa: an authentic callback whose amount differs from the intent.
             harness.sandbox.faults.dropNextCallback(provider: .daraja)
             let mpesa = try await Self.start(.mpesa, harness)
@@ -341,7 +347,8 @@ struct PaymentScenarioTests {
             while status != "succeeded" && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
                 let list = try await harness.send(.get, "/v1/payments/\(created.id)/refunds")
-                status = (list["data"] as? [[String: Any]])?.first { $0["id"] as? String == refundID }?["status"]
+                status =
+                    (list["data"] as? [[String: Any]])?.first { $0["id"] as? String == refundID }?["status"]
                     as? String
             }
             #expect(status == "succeeded")

@@ -115,6 +115,11 @@ public struct DarajaGateway: PaymentGateway {
     public let capabilities: GatewayCapabilities = [.mobileMoney, .refund, .payout]
     public let currencies: Set<Currency> = [.kes]
 
+    /// Whole shillings from KES 1 to 250,000 only, refused before anything is written or sent.
+    public func validate(_ amount: Money) throws(GatewayError) {
+        _ = try MpesaFormat.shillings(amount)
+    }
+
     private let configuration: Configuration
     private let http: GatewayHTTPClient
     private let baseURL: String

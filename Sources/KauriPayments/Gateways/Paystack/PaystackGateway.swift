@@ -45,7 +45,11 @@ public struct PaystackGateway: PaymentGateway {
     static let payoutCurrencies: Set<Currency> = [.ngn, .ghs, .kes, .zar]
 
     public let name = GatewayName.paystack
-    public let capabilities: GatewayCapabilities = [.hostedCheckout, .mobileMoney, .refund, .payout, .signedWebhooks]
+    /// Paystack refuses a second transaction with one reference (so an interrupted charge may be re-sent) and
+    /// needs the customer's email on every transaction.
+    public let capabilities: GatewayCapabilities = [
+        .hostedCheckout, .mobileMoney, .refund, .payout, .signedWebhooks, .idempotentCharges, .requiresCustomerEmail,
+    ]
     public let currencies: Set<Currency> = [.ngn, .ghs, .kes, .zar, .usd]
 
     let configuration: Configuration
