@@ -48,7 +48,13 @@ public enum TestDatabases {
             let url = ProcessInfo.processInfo.environment["POSTGRES_URL"]!
             let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             let admin = try Database(.postgres(url: .init(url), poolSize: 1), logger: logger)
-            try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            do {
+                try await admin.withConnection { try await $0.raw("CREATE SCHEMA \(unsafeRaw: schema)").run() }
+            } catch {
+                // A pool must be shut down before it is released, or it traps and hides this error.
+                await admin.shutdown()
+                throw error
+            }
             let databases = try (0..<instances).map { _ in
                 try Database(
                     .postgres(url: .init(url), poolSize: 4, searchPath: [schema]), logger: logger,

@@ -12,6 +12,7 @@ import KauriSandbox
 import KauriServer
 import KauriTestSupport
 import SQLKit
+import Synchronization
 import Testing
 
 /// The payments API under test, end to end: the real application served over loopback HTTP (the gateways'
@@ -27,6 +28,8 @@ struct PaymentHarness: Sendable {
     let sandbox: SandboxServer
     let clock: ManualClock
     let gateways: [GatewayName: any PaymentGateway]
+    /// The port the application listens on, for clients other than `client` (concurrent requests).
+    let port: Int
 
     var database: Database { self.dependencies.database }
     var payments: Payments { self.dependencies.payments }
@@ -97,16 +100,19 @@ struct PaymentHarness: Sendable {
                 let dependencies = AppDependencies(
                     settings: settings, database: database, logger: TestDatabases.logger, clock: clock,
                     bcryptCost: 4, gateways: gateways, reconcileInterval: .milliseconds(200))
+                let listening = Mutex(0)
                 let app = buildApplication(
                     dependencies,
                     onListening: { port in
+                        listening.withLock { $0 = port }
                         sandbox.payments.setPaystackWebhookURL("http://127.0.0.1:\(port)/v1/webhooks/paystack")
                     })
                 try await app.test(.live) { client in
                     try await body(
                         PaymentHarness(
                             client: client, dependencies: dependencies, sandbox: sandbox, clock: clock,
-                            gateways: Dictionary(uniqueKeysWithValues: gateways.map { ($0.name, $0) })))
+                            gateways: Dictionary(uniqueKeysWithValues: gateways.map { ($0.name, $0) }),
+                            port: listening.withLock { $0 }))
                 }
             }
         } catch {
