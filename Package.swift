@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "kauri-hello", targets: ["KauriHello"]),
         .executable(name: "kauri-ledger-bench", targets: ["KauriLedgerBench"]),
         .executable(name: "kauri-identity-bench", targets: ["KauriIdentityBench"]),
+        .executable(name: "kauri-payments-bench", targets: ["KauriPaymentsBench"]),
         .library(name: "KauriCore", targets: ["KauriCore"]),
         .library(name: "KauriDatabase", targets: ["KauriDatabase"]),
         .library(name: "KauriHTTP", targets: ["KauriHTTP"]),
@@ -248,6 +249,24 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "bench/KauriIdentityBench"
+        ),
+        .executableTarget(
+            name: "KauriPaymentsBench",
+            dependencies: [
+                "KauriServer",
+                "KauriPayments",
+                "KauriSandbox",
+                "KauriDatabase",
+                "KauriCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/KauriPaymentsBench"
         ),
         .target(
             name: "KauriTestSupport",

@@ -28,6 +28,9 @@ public enum DatabaseError: Error, CustomStringConvertible, Sendable {
         switch error {
         case let error as ConnectionPoolError:
             return DatabaseError.unavailable("connection pool: \(error)")
+        case let error as ConnectionPoolTimeoutError:
+            // No connection came free in time: the database is down (connections keep failing) or overloaded.
+            return DatabaseError.unavailable("connection pool: \(error)")
         case is ChannelError, is IOError:
             return DatabaseError.unavailable("\(error)")
         case let error as PSQLError:

@@ -106,7 +106,14 @@ public struct PaymentRoutes: Sendable {
                 tag: "payments",
                 responses: [
                     ResponseDoc(status: 303, description: "To the payment's return_url with payment_id and status."),
-                    .json(200, "The payment, when it has no return_url.", schema: RouteRegistry.ref("Payment")),
+                    .json(
+                        200, "The payment's id and status only, when it has no return_url (this route is public).",
+                        schema: [
+                            "type": "object",
+                            "properties": [
+                                "id": ["type": "string"], "object": ["type": "string"], "status": ["type": "string"],
+                            ],
+                        ]),
                 ],
                 errorStatuses: [404])
         ) { _, context -> Response in
@@ -120,10 +127,13 @@ public struct PaymentRoutes: Sendable {
                 context.logger.info("return check gave no answer", metadata: ["payment.id": "\(id)"])
             }
             guard let returnURL = payment.returnURL, var components = URLComponents(string: returnURL) else {
-                return try PaymentResponse(payment).response(
-                    from: Request(
-                        head: .init(method: .get, scheme: nil, authority: nil, path: "/"), body: .init(buffer: .init())),
-                    context: context)
+                // Public: whoever holds the link learns the outcome, never the customer's details.
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                    body: ResponseBody(
+                        byteBuffer: ByteBuffer(
+                            string: #"{"id":"\#(payment.id)","object":"payment","status":"\#(payment.status.rawValue)"}"#)))
             }
             components.queryItems =
                 (components.queryItems ?? []) + [

@@ -537,9 +537,8 @@ import Testing
         #expect(
             PaystackGateway.paymentOutcome(status: "failed", message: "Declined")
                 == .failed(code: "failed", message: "Declined"))
-        #expect(
-            PaystackGateway.paymentOutcome(status: "abandoned", message: "Abandoned")
-                == .cancelled(code: "abandoned", message: "Abandoned"))
+        // A checkout not finished yet is "abandoned" too: it must not end the payment.
+        #expect(PaystackGateway.paymentOutcome(status: "abandoned", message: "Abandoned") == .pending)
         #expect(PaystackGateway.isReferenceNotFound("Transaction reference not found"))
         #expect(PaystackGateway.isDuplicateReference("Duplicate Transaction Reference"))
         #expect(

@@ -16,7 +16,7 @@ struct ReadinessTests {
         proxied.host = "127.0.0.1"
         proxied.port = proxy.port
         let database = try Database(
-            .postgres(url: .init(proxied.string!), poolSize: 2), logger: TestApp.quietLogger)
+            .postgres(url: .init(proxied.string!), poolSize: 8), logger: TestApp.quietLogger)
         try await TestApp.run(configureRoutes: addTestRoutes, database: database) { client, _ in
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
             await proxy.stop()

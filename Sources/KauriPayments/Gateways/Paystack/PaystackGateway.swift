@@ -119,8 +119,9 @@ public struct PaystackGateway: PaymentGateway {
 
     /// `GET /transaction/verify/{reference}`.
     ///
-    /// `success` → succeeded; `failed` → failed; `reversed` → failed (`reversed`); `abandoned` → cancelled;
-    /// `ongoing`, `pending`, `queued`, `processing` and anything unknown → pending.
+    /// `success` → succeeded; `failed` → failed; `reversed` → failed (`reversed`); `abandoned`, `ongoing`,
+    /// `pending`, `queued`, `processing` and anything unknown → pending. (`abandoned` is also what Paystack reports
+    /// for a checkout the customer has not finished *yet*, so it ends nothing: the payment's own expiry does.)
     ///
     /// A reference Paystack says it has never seen ("Transaction reference not found" / "Transaction not found",
     /// HTTP 400 or 404) → failed with code `not_found`: Paystack assigns the transaction at initialize/charge time,
@@ -253,7 +254,6 @@ public struct PaystackGateway: PaymentGateway {
         case "success": .succeeded
         case "failed": .failed(code: "failed", message: message ?? "the payment failed")
         case "reversed": .failed(code: "reversed", message: message ?? "the payment was reversed")
-        case "abandoned": .cancelled(code: "abandoned", message: message ?? "the customer did not complete the payment")
         default: .pending
         }
     }
