@@ -6,6 +6,7 @@ import NIOPosix
 import PostgresKit
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// The relational database behind Kauri: SQLite (embedded, default) or PostgreSQL (production), both used
 /// through SQLKit so stores write one query for both.
@@ -161,19 +162,27 @@ public final class Database: Sendable {
     }
 
     /// Checks that the database answers `SELECT 1` within `timeoutMilliseconds`.
+    ///
+    /// Returns or throws by the deadline even when the query cannot be cancelled (a connection request waiting
+    /// in the pool, a query on a connection whose peer went silent): that query finishes in the background.
     public func ping(timeoutMilliseconds: Int = 2_000) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await self.withConnection { connection in
-                    try await connection.raw("SELECT 1 AS one").run()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let once = ResumeOnce(continuation)
+            let query = Task {
+                do {
+                    try await self.withConnection { connection in
+                        try await connection.raw("SELECT 1 AS one").run()
+                    }
+                    once.resume(with: .success(()))
+                } catch {
+                    once.resume(with: .failure(error))
                 }
             }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(timeoutMilliseconds))
-                throw DatabaseError.unavailable("no answer within \(timeoutMilliseconds) ms")
+            Task {
+                try? await Task.sleep(for: .milliseconds(timeoutMilliseconds))
+                once.resume(with: .failure(DatabaseError.unavailable("no answer within \(timeoutMilliseconds) ms")))
+                query.cancel()
             }
-            defer { group.cancelAll() }
-            try await group.next()
         }
     }
 
@@ -189,5 +198,22 @@ public final class Database: Sendable {
         } catch {
             self.logger.debug("database pool already shut down", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// Resumes a continuation with the first result given and ignores the rest.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+
+    init(_ continuation: CheckedContinuation<Void, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(with result: Result<Void, any Error>) {
+        let continuation = self.continuation.withLock { stored in
+            defer { stored = nil }
+            return stored
+        }
+        continuation?.resume(with: result)
     }
 }

@@ -41,7 +41,8 @@ public enum DatabaseError: Error, CustomStringConvertible, Sendable {
             default:
                 // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection.
                 if let sqlState = error.serverInfo?[.sqlState],
-                   sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") {
+                    sqlState.hasPrefix("08") || sqlState.hasPrefix("57P")
+                {
                     return DatabaseError.unavailable("postgres SQLSTATE \(sqlState)")
                 }
                 return error

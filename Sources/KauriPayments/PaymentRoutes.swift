@@ -133,7 +133,8 @@ public struct PaymentRoutes: Sendable {
                     headers: [.contentType: "application/json", .cacheControl: "no-store"],
                     body: ResponseBody(
                         byteBuffer: ByteBuffer(
-                            string: #"{"id":"\#(payment.id)","object":"payment","status":"\#(payment.status.rawValue)"}"#)))
+                            string:
+                                #"{"id":"\#(payment.id)","object":"payment","status":"\#(payment.status.rawValue)"}"#)))
             }
             components.queryItems =
                 (components.queryItems ?? []) + [

@@ -71,6 +71,10 @@ public final class Payments: Sendable {
     let configuration: Configuration
     let inboxWake: WakeSignal
     private let publicURLOverride = Mutex<String?>(nil)
+    /// Ledger accounts known to exist (accounts are never deleted), so a payment does not ask again.
+    private let ensuredAccounts = Mutex<Set<String>>([])
+    /// The most account ids remembered; beyond it the set starts over (it only saves round trips).
+    static let ensuredAccountsMax = 10_000
 
     /// The service. Migrations (`PaymentMigrations.all`, after the ledger's) must have run.
     public init(
@@ -555,6 +559,10 @@ public final class Payments: Sendable {
     private func ensureAccounts(
         gateway: GatewayName, clearing: LedgerAccount.ID, credit: LedgerAccount.ID, owner: String, currency: Currency
     ) async throws {
+        let known = self.ensuredAccounts.withLock {
+            $0.contains(clearing.description) && $0.contains(credit.description)
+        }
+        if known { return }
         var accounts = [
             NewAccount(id: clearing, currency: currency, code: .gatewayClearing, ownerReference: gateway.rawValue)
         ]
@@ -571,6 +579,11 @@ public final class Payments: Sendable {
         }
         if try await self.ledger.account(credit) == nil {
             throw PaymentError.creditAccountNotFound
+        }
+        self.ensuredAccounts.withLock { known in
+            if known.count >= Self.ensuredAccountsMax { known.removeAll(keepingCapacity: true) }
+            known.insert(clearing.description)
+            known.insert(credit.description)
         }
     }
 

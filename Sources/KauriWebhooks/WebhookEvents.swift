@@ -20,14 +20,14 @@ public struct WebhookEvents: Sendable {
     public let store: WebhookStore
     let ids: IDGenerator
     let clock: any WallClock
-    let wake: WebhookWakeSignal
+    let wake: WakeSignal
 
     /// Events written to `database`, with ids from `ids` and times from `clock`.
     public init(database: Database, ids: IDGenerator, clock: any WallClock) {
         self.store = WebhookStore(database: database, ids: ids, clock: clock)
         self.ids = ids
         self.clock = clock
-        self.wake = WebhookWakeSignal()
+        self.wake = WakeSignal()
     }
 
     /// Writes the event `{"type", "timestamp", "data"}` for every enabled endpoint subscribed to `type` (or to

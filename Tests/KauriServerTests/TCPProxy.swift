@@ -25,6 +25,9 @@ final class TCPProxy: Sendable {
     func start() async throws {
         let server = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Read nothing from the client until the glue to the target is in place: bytes read before that
+            // (the PostgreSQL startup message) would fall off the pipeline and the handshake would hang.
+            .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { inbound in
                 self.state.withLock { $0.connections.append(inbound) }
                 let targetHost = self.targetHost
@@ -36,6 +39,8 @@ final class TCPProxy: Sendable {
                         let (inboundGlue, outboundGlue) = GlueHandler.pair()
                         return inbound.pipeline.addHandler(inboundGlue).flatMap {
                             outbound.pipeline.addHandler(outboundGlue)
+                        }.flatMap {
+                            inbound.setOption(.autoRead, value: true)
                         }
                     }
             }

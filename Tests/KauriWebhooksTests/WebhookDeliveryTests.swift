@@ -226,7 +226,8 @@ struct WebhookDeliveryTests {
             _ = try await rig.register("/hooks/healthy")
             let eventsCount = 8
             rig.receiver.script(
-                "/hooks/hung", Array(repeating: ScriptedReply(status: 200, hangMilliseconds: 12_000), count: eventsCount)
+                "/hooks/hung",
+                Array(repeating: ScriptedReply(status: 200, hangMilliseconds: 12_000), count: eventsCount)
             )
             let service = rig.service(
                 .init(

@@ -106,7 +106,10 @@ struct KauriPaymentsBench: AsyncParsableCommand {
         }
         Self.print(
             result.merging(
-                ["database": self.database.rawValue, "scenario": self.scenario.rawValue, "connections": self.connections]
+                [
+                    "database": self.database.rawValue, "scenario": self.scenario.rawValue,
+                    "connections": self.connections,
+                ]
             ) { $1 })
         try await http.shutdown()
         server.cancel()
