@@ -123,4 +123,77 @@ struct PaymentCrashTests {
             #expect(verify.status == 0, "\(verify.output)")
         }
     }
+
+    @Test("kill -9 at random moments around the provider call, 6 times: each payment charged once and credited once")
+    func killAtRandomRecoveryPoints() async throws {
+        var quiet = Logger(label: "kauri.sandbox")
+        quiet.logLevel = .critical
+        let sandbox = try await SandboxServer.start(logger: quiet, callbackDelay: .milliseconds(50))
+        do {
+            try await Self.killRepeatedly(sandbox, iterations: 6)
+        } catch {
+            await sandbox.shutdown()
+            throw error
+        }
+        await sandbox.shutdown()
+    }
+
+    /// Each iteration: a payment whose provider call takes 600 ms; the server dies 0–900 ms after the request
+    /// (before the row, between the row and the call, during the call, or after the answer); a restart; the retry
+    /// with the same key; then the payment must settle with one provider charge and one ledger credit.
+    static func killRepeatedly(_ sandbox: SandboxServer, iterations: Int) async throws {
+        try await CLITests.withDirectory { directory in
+            let port = try await ShutdownTests.freePort()
+            sandbox.payments.setPaystackWebhookURL("http://127.0.0.1:\(port)/v1/webhooks/paystack")
+            var server = try await Self.start(directory, port: port, sandbox: sandbox)
+            var ids: [String] = []
+            for iteration in 0..<iterations {
+                let body = LedgerCrashTests.json([
+                    "amount": 2_500 + iteration, "currency": "GHS", "gateway": "paystack",
+                    "method": ["type": "mobile_money", "phone": "+233551234987", "provider": "mtn"],
+                    "customer": ["email": "buyer@example.com"],
+                ])
+                let idempotencyKey = UUID().uuidString
+                let killAfter = Int.random(in: 0...900)
+                sandbox.faults.delayNext(provider: .paystack, by: .milliseconds(600))
+                let first = Task {
+                    (try? await Self.request(port, "POST", "/v1/payments", body: body, idempotencyKey: idempotencyKey))?
+                        .0
+                }
+                try await Task.sleep(for: .milliseconds(killAfter))
+                kill(server.process.processIdentifier, SIGKILL)
+                server.process.waitUntilExit()
+                _ = await first.value
+                try await Task.sleep(for: .milliseconds(700))  // the provider finishes whatever it received
+                server = try await Self.start(directory, port: port, sandbox: sandbox)
+                try await Task.sleep(for: .milliseconds(1_100))  // past the dead request's idempotency lease
+                let (status, retried) = try await Self.request(
+                    port, "POST", "/v1/payments", body: body, idempotencyKey: idempotencyKey)
+                #expect(status == 201 || status == 200, "killed after \(killAfter) ms: \(retried)")
+                let id = try #require(retried["id"] as? String, "killed after \(killAfter) ms")
+                ids.append(id)
+                var payment: [String: Any] = [:]
+                let deadline = ContinuousClock.now + .seconds(40)
+                while ContinuousClock.now < deadline {
+                    (_, payment) = try await Self.request(port, "GET", "/v1/payments/\(id)")
+                    if payment["status"] as? String == "succeeded" { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(payment["status"] as? String == "succeeded", "killed after \(killAfter) ms: \(payment)")
+                let charges = sandbox.payments.records(
+                    provider: .paystack, reference: id.replacingOccurrences(of: "_", with: "-"))
+                #expect(charges.count == 1, "killed after \(killAfter) ms: \(charges.count) provider charges")
+            }
+            let (_, list) = try await Self.request(port, "GET", "/v1/payments?limit=100")
+            #expect((list["data"] as? [Any])?.count == iterations)
+            let transfers = try await LedgerCrashTests.storedTransferIDs(port)
+            for id in ids {
+                #expect(transfers.filter { $0.hasPrefix(id) }.count == 1, "\(id): \(transfers)")
+            }
+            server.process.terminate()
+            server.process.waitUntilExit()
+            let verify = try CLITests.run(["ledger", "verify", "--data-dir", "data"], directory: directory)
+            #expect(verify.status == 0, "\(verify.output)")
+        }
+    }
 }
