@@ -101,8 +101,18 @@ extension Payments {
                 leaseMilliseconds: self.configuration.inboxLeaseMilliseconds, kind: self.database.kind,
                 on: connection)
         }
-        for event in events {
-            await self.applyEvent(event)
+        // Up to `inboxConcurrency` at a time: each event is its own transaction, and events about one payment are
+        // ordered by its row lock (the transitions are idempotent and order-independent).
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for event in events {
+                if running == self.configuration.inboxConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { await self.applyEvent(event) }
+                running += 1
+            }
         }
         return events.count
     }

@@ -28,8 +28,11 @@ public final class Payments: Sendable {
         public var paymentLifetimeMilliseconds: UInt64
         /// Delays between status checks of a payment or refund still waiting, by attempt; the last repeats.
         public var checkDelaysMilliseconds: [UInt64]
-        /// Most inbox events applied in one transaction batch.
+        /// Most inbox events claimed in one pass.
         public var inboxBatchSize: Int
+        /// Most claimed inbox events applied at once (each in its own transaction; the payment row lock orders
+        /// events about one payment).
+        public var inboxConcurrency: Int
         /// Attempts to apply an inbox event before it is marked failed.
         public var inboxAttemptsMax: Int
         /// How long a claimed inbox event is reserved for one worker.
@@ -45,15 +48,18 @@ public final class Payments: Sendable {
             checkDelaysMilliseconds: [UInt64] = [
                 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000,
             ],
-            inboxBatchSize: Int = 100, inboxAttemptsMax: Int = 12, inboxLeaseMilliseconds: UInt64 = 60_000,
-            reconcileBatchSize: Int = 100, pendingCallGraceMilliseconds: UInt64 = 120_000
+            inboxBatchSize: Int = 100, inboxConcurrency: Int = 8, inboxAttemptsMax: Int = 12,
+            inboxLeaseMilliseconds: UInt64 = 60_000, reconcileBatchSize: Int = 100,
+            pendingCallGraceMilliseconds: UInt64 = 120_000
         ) {
+            precondition(inboxConcurrency >= 1, "the inbox applies at least one event at a time")
             precondition(!checkDelaysMilliseconds.isEmpty, "reconciliation needs at least one delay")
             self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
             self.callbackKey = callbackKey
             self.paymentLifetimeMilliseconds = paymentLifetimeMilliseconds
             self.checkDelaysMilliseconds = checkDelaysMilliseconds
             self.inboxBatchSize = inboxBatchSize
+            self.inboxConcurrency = inboxConcurrency
             self.inboxAttemptsMax = inboxAttemptsMax
             self.inboxLeaseMilliseconds = inboxLeaseMilliseconds
             self.reconcileBatchSize = reconcileBatchSize
