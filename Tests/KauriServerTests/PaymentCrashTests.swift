@@ -50,6 +50,18 @@ struct PaymentCrashTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
     }
 
+    /// Polls the payment for up to 40 s (webhook retry or reconciliation settles it); returns its last state.
+    static func waitUntilSucceeded(_ port: Int, _ id: String) async throws -> [String: Any] {
+        var payment: [String: Any] = [:]
+        let deadline = ContinuousClock.now + .seconds(40)
+        while ContinuousClock.now < deadline {
+            (_, payment) = try await Self.request(port, "GET", "/v1/payments/\(id)")
+            if payment["status"] as? String == "succeeded" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return payment
+    }
+
     @Test("kill -9 while the provider holds the charge; the retry with the same key charges once and credits once")
     func killDuringTheProviderCall() async throws {
         var quiet = Logger(label: "kauri.sandbox")
@@ -103,13 +115,7 @@ struct PaymentCrashTests {
             #expect(replayed["id"] as? String == id)
 
             // The charge the provider already holds settles the payment (webhook retry or reconciliation).
-            var payment: [String: Any] = [:]
-            let deadline = ContinuousClock.now + .seconds(40)
-            while ContinuousClock.now < deadline {
-                (_, payment) = try await Self.request(port, "GET", "/v1/payments/\(id)")
-                if payment["status"] as? String == "succeeded" { break }
-                try await Task.sleep(for: .milliseconds(200))
-            }
+            let payment = try await Self.waitUntilSucceeded(port, id)
             #expect(payment["status"] as? String == "succeeded", "\(payment)")
             #expect(sandbox.payments.records(for: .paystack).count == 1, "the provider was charged twice")
             let (_, list) = try await Self.request(port, "GET", "/v1/payments")
@@ -172,13 +178,7 @@ struct PaymentCrashTests {
                 #expect(status == 201 || status == 200, "killed after \(killAfter) ms: \(retried)")
                 let id = try #require(retried["id"] as? String, "killed after \(killAfter) ms")
                 ids.append(id)
-                var payment: [String: Any] = [:]
-                let deadline = ContinuousClock.now + .seconds(40)
-                while ContinuousClock.now < deadline {
-                    (_, payment) = try await Self.request(port, "GET", "/v1/payments/\(id)")
-                    if payment["status"] as? String == "succeeded" { break }
-                    try await Task.sleep(for: .milliseconds(200))
-                }
+                let payment = try await Self.waitUntilSucceeded(port, id)
                 #expect(payment["status"] as? String == "succeeded", "killed after \(killAfter) ms: \(payment)")
                 let charges = sandbox.payments.records(
                     provider: .paystack, reference: id.replacingOccurrences(of: "_", with: "-"))
