@@ -88,16 +88,38 @@ public final class Database: Sendable {
     public func withConnection<T: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
+        try await self.withSession { session in try await body(session.sql) }
+    }
+
+    /// One pooled connection, with what `run` needs to know about it beyond SQL.
+    private struct Session: Sendable {
+        let sql: any SQLDatabase
+        /// Whether the connection is gone (never on SQLite).
+        let isClosed: @Sendable () -> Bool
+        /// Closes the connection so the pool opens a new one instead of handing this one out again.
+        let close: @Sendable () -> Void
+    }
+
+    private func withSession<T: Sendable>(_ body: @Sendable (Session) async throws -> T) async throws -> T {
         do {
             switch self.backend {
             case .sqlite(let pool, _):
                 let connection = try await pool.requestConnection(logger: self.logger).get()
                 defer { pool.releaseConnection(connection, logger: self.logger) }
-                return try await body(connection.sql(queryLogLevel: .trace))
+                return try await body(
+                    Session(sql: connection.sql(queryLogLevel: .trace), isClosed: { false }, close: {}))
             case .postgres(let pool):
                 let connection = try await pool.requestConnection(logger: self.logger).get()
                 defer { pool.releaseConnection(connection, logger: self.logger) }
-                return try await body(connection.sql(queryLogLevel: .trace))
+                let sendable = UncheckedSendable(connection)
+                return try await body(
+                    Session(
+                        sql: connection.sql(queryLogLevel: .trace),
+                        isClosed: { sendable.value.isClosed },
+                        close: {
+                            let future: EventLoopFuture<Void> = sendable.value.close()
+                            _ = future
+                        }))
             }
         } catch let error as DatabaseError {
             throw error
@@ -116,13 +138,13 @@ public final class Database: Sendable {
         switch self.kind {
         case .sqlite:
             return try await self.writeGate.withGate {
-                try await self.withConnection { connection in
-                    try await Self.run(body, on: connection, begin: "BEGIN IMMEDIATE")
+                try await self.withSession { session in
+                    try await Self.run(body, on: session, begin: "BEGIN IMMEDIATE")
                 }
             }
         case .postgres:
-            return try await self.withConnection { connection in
-                try await Self.run(body, on: connection, begin: "BEGIN")
+            return try await self.withSession { session in
+                try await Self.run(body, on: session, begin: "BEGIN")
             }
         }
     }
@@ -134,31 +156,72 @@ public final class Database: Sendable {
     public func snapshot<T: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await self.withConnection { connection in
+        try await self.withSession { session in
             switch self.kind {
-            case .sqlite: try await Self.run(body, on: connection, begin: "BEGIN DEFERRED")
+            case .sqlite: try await Self.run(body, on: session, begin: "BEGIN DEFERRED")
             case .postgres:
-                try await Self.run(body, on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try await Self.run(body, on: session, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             }
         }
     }
 
+    /// How long a ROLLBACK may take before its connection is given up and closed.
+    static let rollbackDeadline: Duration = .seconds(5)
+
     private static func run<T: Sendable>(
         _ body: @Sendable (any SQLDatabase) async throws -> T,
-        on connection: any SQLDatabase,
+        on session: Session,
         begin: String
     ) async throws -> T {
+        let connection = session.sql
         try await connection.raw(SQLQueryString(begin)).run()
         let result: T
         do {
             result = try await body(connection)
         } catch {
-            // The rollback's own failure (a dropped connection) must not hide the original error.
-            try? await connection.raw("ROLLBACK").run()
+            await Self.rollback(session, after: error)
             throw error
         }
         try await connection.raw("COMMIT").run()
         return result
+    }
+
+    /// Rolls back after `error`, never waiting on a connection that is gone.
+    ///
+    /// A server rolls back the transaction of a connection that dropped, so nothing is sent then: PostgresNIO
+    /// 1.33.2 never completes a query written to a connection whose channel has closed (the write is dropped with
+    /// no promise to fail), and a worker awaiting that ROLLBACK hung for good after a database outage. Should the
+    /// connection drop between the check and the write, the deadline closes it instead. The rollback's own
+    /// failure must not hide the original error, so it is not thrown.
+    private static func rollback(_ session: Session, after error: any Error) async {
+        if session.isClosed() { return }
+        if case DatabaseError.unavailable = DatabaseError.classify(error) {
+            session.close()
+            return
+        }
+        let finished = await Self.finishes(within: Self.rollbackDeadline) {
+            try? await session.sql.raw("ROLLBACK").run()
+        }
+        if !finished { session.close() }
+    }
+
+    /// Runs `work` and answers whether it finished within `deadline`; past it the caller goes on and `work` is left
+    /// to finish (or not) in the background.
+    static func finishes(
+        within deadline: Duration, _ work: @escaping @Sendable () async -> Void
+    ) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let once = ResumeOnce(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: deadline)
+                once.resume(with: .success(false))
+            }
+            Task {
+                await work()
+                once.resume(with: .success(true))
+                timer.cancel()
+            }
+        }
     }
 
     /// Checks that the database answers `SELECT 1` within `timeoutMilliseconds`.
@@ -202,18 +265,25 @@ public final class Database: Sendable {
 }
 
 /// Resumes a continuation with the first result given and ignores the rest.
-private final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+private final class ResumeOnce<Value: Sendable, Failure: Error>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Failure>?>
 
-    init(_ continuation: CheckedContinuation<Void, any Error>) {
+    init(_ continuation: CheckedContinuation<Value, Failure>) {
         self.continuation = Mutex(continuation)
     }
 
-    func resume(with result: Result<Void, any Error>) {
+    func resume(with result: Result<Value, Failure>) {
         let continuation = self.continuation.withLock { stored in
             defer { stored = nil }
             return stored
         }
         continuation?.resume(with: result)
     }
+}
+
+/// A value whose type lacks the annotation but is safe to share (a PostgresNIO connection's state is confined to its
+/// event loop).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

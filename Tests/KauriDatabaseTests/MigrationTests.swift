@@ -155,6 +155,36 @@ struct DatabaseTests {
         }
     }
 
+    @Test(
+        "a transaction whose connection drops mid-way fails at once and the next one gets a new connection",
+        .enabled(if: TestDatabases.kinds.contains(.postgres)), .timeLimit(.minutes(1)))
+    func connectionDroppedInTransaction() async throws {
+        try await TestDatabases.with(.postgres) { databases in
+            let database = databases[0]
+            struct Boom: Error {}
+            // The server ends this session mid-transaction (57P01), and the body fails a moment later, once the
+            // connection's channel is closed: the ROLLBACK that used to follow was written to that closed channel
+            // and never answered, so the transaction never returned.
+            await #expect(throws: Boom.self) {
+                try await database.transaction { connection in
+                    try? await connection.raw("SELECT pg_terminate_backend(pg_backend_pid())").run()
+                    try await Task.sleep(for: .milliseconds(200))
+                    throw Boom()
+                }
+            }
+            // And when the body's own query is what meets the dropped connection.
+            await #expect(throws: DatabaseError.self) {
+                try await database.transaction { connection in
+                    try await connection.raw("SELECT pg_terminate_backend(pg_backend_pid())").run()
+                }
+            }
+            let one = try await database.transaction { connection in
+                try await connection.raw("SELECT 1 AS one").first()!.decode(column: "one", as: Int.self)
+            }
+            #expect(one == 1)
+        }
+    }
+
     @Test("an unreachable PostgreSQL server is reported as unavailable, quickly")
     func unreachablePostgres() async throws {
         let database = try Database(.postgres(url: .init("postgres://kauri:secret@127.0.0.1:1/kauri"), poolSize: 1), logger: TestDatabases.logger)
