@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KauriIdentity", targets: ["KauriIdentity"]),
         .library(name: "KauriWebhooks", targets: ["KauriWebhooks"]),
         .library(name: "KauriPayments", targets: ["KauriPayments"]),
+        .library(name: "KauriEscrow", targets: ["KauriEscrow"]),
         .library(name: "KauriSandbox", targets: ["KauriSandbox"]),
         .library(name: "KauriServer", targets: ["KauriServer"]),
     ],
@@ -151,6 +152,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "KauriEscrow",
+            dependencies: [
+                "KauriCore",
+                "KauriDatabase",
+                "KauriHTTP",
+                "KauriLedger",
+                "KauriMessaging",
+                "KauriPayments",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "KauriSandbox",
             dependencies: [
                 "KauriCore",
@@ -173,6 +189,7 @@ let package = Package(
                 "KauriIdentity",
                 "KauriWebhooks",
                 "KauriPayments",
+                "KauriEscrow",
                 "KauriSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -357,6 +374,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KauriEscrowTests",
+            dependencies: [
+                "KauriEscrow",
+                "KauriCore",
+            ]
+        ),
+        .testTarget(
             name: "KauriPaymentsTests",
             dependencies: [
                 "KauriPayments",
@@ -379,6 +403,7 @@ let package = Package(
             name: "KauriServerTests",
             dependencies: [
                 "KauriServer",
+                "KauriEscrow",
                 "KauriTestSupport",
                 "KauriIdentity",
                 "KauriMessaging",

@@ -24,6 +24,8 @@ public enum PaymentError: Error, Sendable, Hashable {
     case ownerReferenceTooLong
     /// Only a succeeded payment can be refunded.
     case refundNotAllowed(status: PaymentStatus)
+    /// The payment funds another module's account (an escrow): refunds go through that module.
+    case refundManaged
     /// The gateway cannot refund.
     case refundNotSupported(GatewayName)
     /// More than what is left to refund.

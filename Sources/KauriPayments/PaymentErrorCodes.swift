@@ -28,6 +28,8 @@ public enum PaymentErrorCodes {
             APIError(Self.ownerReferenceTooLong)
         case .refundNotAllowed(let status):
             APIError(Self.refundNotAllowed, detail: "the payment is \(status.rawValue); only a succeeded one refunds")
+        case .refundManaged:
+            APIError(Self.refundManaged, detail: "this payment funds an escrow; it is refunded through the escrow")
         case .refundNotSupported(let gateway):
             APIError(Self.refundNotSupported, detail: "\(gateway) cannot refund")
         case .refundExceedsPayment(let refundable):
@@ -57,6 +59,8 @@ public enum PaymentErrorCodes {
         "payment.owner_reference_too_long", status: 422, title: "Owner reference too long for a ledger account")
     public static let refundNotAllowed = ErrorCode(
         "payment.refund_not_allowed", status: 409, title: "Payment cannot be refunded in its status")
+    public static let refundManaged = ErrorCode(
+        "payment.refund_managed", status: 409, title: "Payment refunded through the module it funds")
     public static let refundNotSupported = ErrorCode(
         "payment.refund_not_supported", status: 422, title: "Gateway cannot refund")
     public static let refundExceedsPayment = ErrorCode(
@@ -70,7 +74,8 @@ public enum PaymentErrorCodes {
     /// Every payments code, for docs/ERRORS.md.
     public static let all: [ErrorCode] = [
         paymentNotFound, refundNotFound, gatewayNotConfigured, currencyNotSupported, methodNotSupported,
-        amountNotRepresentable, creditAccountNotFound, ownerReferenceTooLong, refundNotAllowed, refundNotSupported,
+        amountNotRepresentable, creditAccountNotFound, ownerReferenceTooLong, refundNotAllowed, refundManaged,
+        refundNotSupported,
         refundExceedsPayment, insufficientBalance, webhookUnauthenticated, webhookMalformed,
     ]
 }

@@ -11,10 +11,20 @@ extension Payments {
     /// than was paid, then posted when the gateway confirms or voided when it refuses.
     /// - Parameter ownerReference: The caller; nil for an admin acting on anyone's payment.
     public func refund(
-        paymentID: Payment.ID, amount: Int64?, reason: String?, ownerReference: String?, idempotencyKey: String?
+        paymentID: Payment.ID, amount: Int64?, reason: String?, ownerReference: String?, idempotencyKey: String?,
+        allowManaged: Bool = false
     ) async throws -> Refund {
         guard let payment = try await self.payment(paymentID, ownerReference: ownerReference) else {
             throw PaymentError.paymentNotFound
+        }
+        // A payment that credited another module's account (an escrow's holding) is refunded by that module, which
+        // knows whether the money is still there to return; the owner's refund would take it from everyone's.
+        if !allowManaged,
+            payment.creditAccountID
+                != (try Self.payableAccountID(owner: payment.ownerReference, currency: payment.amount.currency))
+                .rawValue
+        {
+            throw PaymentError.refundManaged
         }
         let gateway = try self.gateway(payment.gateway)
         guard gateway.capabilities.contains(.refund) else { throw PaymentError.refundNotSupported(gateway.name) }

@@ -101,6 +101,24 @@ public final class Payments: Sendable {
     /// The configured gateways.
     public var gatewayNames: [GatewayName] { self.gateways.names }
 
+    /// The configured gateways that take `currency` and have every capability in `capabilities`, by name.
+    public func gateways(taking currency: Currency, with capabilities: GatewayCapabilities) -> [GatewayName] {
+        self.gateways.names.filter { name in
+            guard let gateway = self.gateways[name] else { return false }
+            return gateway.currencies.contains(currency) && gateway.capabilities.isSuperset(of: capabilities)
+        }
+    }
+
+    /// Whether the gateway named needs the customer's email address.
+    public func gatewayRequiresEmail(_ name: GatewayName) -> Bool {
+        self.gateways[name]?.capabilities.contains(.requiresCustomerEmail) ?? false
+    }
+
+    /// The country whose mobile numbers pay in `currency`, for numbers given without a country code.
+    public static func phoneCountry(of currency: Currency) -> PhoneNumber.Country? {
+        CreatePaymentRequest.country(of: currency)
+    }
+
     /// Replaces the configured public URL once the server knows its address (a server bound to port 0).
     public func setPublicURL(_ url: String) {
         self.publicURLOverride.withLock { $0 = url.hasSuffix("/") ? String(url.dropLast()) : url }
@@ -108,6 +126,9 @@ public final class Payments: Sendable {
 
     /// The root of callback and return URLs.
     var publicURL: String { self.publicURLOverride.withLock { $0 } ?? self.configuration.publicURL }
+
+    /// This API's public root (callbacks, hosted pages): the configured URL, else where the server listens.
+    public var publicBaseURL: String { self.publicURL }
 
     // MARK: Creating
 

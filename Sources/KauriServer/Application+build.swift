@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KauriCore
 import KauriDatabase
+import KauriEscrow
 import KauriHTTP
 import KauriIdentity
 import KauriLedger
@@ -51,6 +52,10 @@ public struct AppDependencies: Sendable {
     public var webhookEvents: WebhookEvents
     /// How outgoing webhooks are delivered (private addresses are allowed in sandbox mode).
     public var webhookDelivery: WebhookDeliveryService.Configuration
+    /// Payment links and escrows.
+    public var escrows: Escrows
+    /// How often the settlement service looks for escrows to release.
+    public var settlementInterval: Duration
 
     /// Collects the dependencies; the clock, ids and metrics default to real ones.
     public init(
@@ -71,7 +76,9 @@ public struct AppDependencies: Sendable {
         gateways: [any PaymentGateway] = [],
         paymentsConfiguration: ((inout Payments.Configuration) -> Void)? = nil,
         reconcileInterval: Duration = .seconds(5),
-        webhookDelivery: WebhookDeliveryService.Configuration? = nil
+        webhookDelivery: WebhookDeliveryService.Configuration? = nil,
+        escrowConfiguration: ((inout Escrows.Configuration) -> Void)? = nil,
+        settlementInterval: Duration = .seconds(30)
     ) {
         self.settings = settings
         self.database = database
@@ -106,11 +113,25 @@ public struct AppDependencies: Sendable {
         self.webhookEvents = WebhookEvents(database: database, ids: self.ids, clock: clock)
         self.webhookDelivery =
             webhookDelivery ?? WebhookDeliveryService.Configuration(allowPrivateAddresses: settings.mode == .sandbox)
+        var escrow = Escrows.Configuration(
+            fees: EscrowFees(basisPoints: settings.escrow.feeBasisPoints, fixed: settings.escrow.feeFixed),
+            inspectionWindowMilliseconds: UInt64(settings.escrow.inspectionHours) * 3_600_000)
+        escrowConfiguration?(&escrow)
+        let transitions = EscrowTransitions(
+            database: database, ledger: self.ledger, outbox: self.outbox, logger: logger,
+            inspectionWindowMilliseconds: escrow.inspectionWindowMilliseconds)
         self.payments = Payments(
             database: database, ledger: self.ledger, gateways: PaymentGateways(gateways),
-            publisher: WebhookEventPublisher(events: self.webhookEvents), clock: clock, ids: self.ids, logger: logger,
-            configuration: payments)
+            publisher: PaymentEventPublishers([
+                EscrowPaymentEvents(transitions: transitions, clock: clock, logger: logger),
+                WebhookEventPublisher(events: self.webhookEvents),
+            ]), clock: clock, ids: self.ids, logger: logger, configuration: payments)
         self.reconcileInterval = reconcileInterval
+        self.escrows = Escrows(
+            database: database, ledger: self.ledger, outbox: self.outbox, payments: self.payments,
+            parties: IdentityEscrowParties(identity: self.identity), transitions: transitions, clock: clock,
+            ids: self.ids, logger: logger, configuration: escrow)
+        self.settlementInterval = settlementInterval
     }
 }
 
@@ -142,6 +163,35 @@ struct WebhookEventPublisher: PaymentEventPublisher {
     }
 }
 
+/// Several publishers, each told in turn inside the payment's transaction.
+struct PaymentEventPublishers: PaymentEventPublisher {
+    let publishers: [any PaymentEventPublisher]
+
+    init(_ publishers: [any PaymentEventPublisher]) {
+        self.publishers = publishers
+    }
+
+    func publish(type: String, data: PaymentEventData, on connection: any SQLDatabase) async throws {
+        for publisher in self.publishers {
+            try await publisher.publish(type: type, data: data, on: connection)
+        }
+    }
+
+    func notifyCommitted() {
+        for publisher in self.publishers { publisher.notifyCommitted() }
+    }
+}
+
+/// The escrow module learns a party's phone from the identity module.
+struct IdentityEscrowParties: EscrowParties {
+    let identity: Identity
+
+    func phone(of ownerReference: String) async throws -> PhoneNumber? {
+        guard let id = UserID(ownerReference), let text = try await self.identity.user(id)?.phone else { return nil }
+        return try? PhoneNumber(parsing: text)
+    }
+}
+
 /// The HTTP client outgoing webhooks are sent with: redirects refused, for the life of the process (like
 /// `HTTPClient.shared`, it is never shut down).
 enum WebhookHTTPClient {
@@ -161,7 +211,7 @@ enum PasswordHashingPool {
 /// The migrations of every module, in dependency order. Modules append theirs as they arrive.
 public let allMigrations: [Migration] =
     PlatformMigrations.all + LedgerMigrations.all + MessagingMigrations.all + IdentityMigrations.all
-    + IdempotencyMigrations.all + WebhookMigrations.all + PaymentMigrations.all
+    + IdempotencyMigrations.all + WebhookMigrations.all + PaymentMigrations.all + EscrowMigrations.all
 
 /// The Kauri version reported by the OpenAPI document and the CLI.
 public let kauriVersion = "0.1.0"
@@ -219,6 +269,10 @@ public func buildApplication(
     LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
     PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
+    EscrowRoutes(
+        escrows: dependencies.escrows, clock: dependencies.clock, limits: settings.limits,
+        publicURL: { dependencies.payments.publicBaseURL }
+    ).addRoutes(to: api)
     WebhookEndpointRoutes(
         events: dependencies.webhookEvents,
         urlGuard: WebhookURLGuard(
@@ -249,6 +303,7 @@ public func buildApplication(
                 email: dependencies.email, clock: dependencies.clock, logger: dependencies.logger,
                 configuration: dependencies.outboxDelivery),
             PaymentsWorker(payments: dependencies.payments, reconcileInterval: dependencies.reconcileInterval),
+            EscrowSettlementService(escrows: dependencies.escrows, interval: dependencies.settlementInterval),
             IdempotencyPurgeService(
                 database: dependencies.database, clock: dependencies.clock, retention: idempotencyRetention,
                 logger: dependencies.logger),

@@ -54,6 +54,8 @@ public struct ServerSettings: Sendable {
     public var messaging = MessagingSettings()
     /// Payment gateways and payment policies.
     public var payments = PaymentSettings()
+    /// The escrow module's policies.
+    public var escrow = EscrowSettings()
 
     /// The defaults: SQLite under `./.kauri`, sandbox mode, 127.0.0.1:8080.
     public init(
@@ -171,5 +173,18 @@ public struct PaymentSettings: Sendable {
     public var sandboxPort = 0
 
     /// Nothing configured: the sandbox's gateways in sandbox mode, none in live mode.
+    public init() {}
+}
+
+/// The escrow module's policies.
+public struct EscrowSettings: Sendable {
+    /// The fee's percentage part, in basis points.
+    public var feeBasisPoints: Int64 = 0
+    /// The fee's fixed part per currency, in minor units.
+    public var feeFixed: [Currency: Int64] = [:]
+    /// Hours a buyer has after delivery before the money is released.
+    public var inspectionHours = 72
+
+    /// No fee, a 72-hour inspection window.
     public init() {}
 }

@@ -245,6 +245,21 @@ public struct Setting: Sendable, Hashable {
         defaultDescription: "60", isSecret: false,
         help:
             "Seconds a retry of a request still running (or whose server died) answers 409 before it may run (1–3600).")
+    /// Escrow fee percentage.
+    public static let escrowFeeBasisPoints = Setting(
+        flag: "escrow-fee-basis-points", environmentVariable: "KAURI_ESCROW_FEE_BASIS_POINTS", kind: .integer,
+        defaultDescription: "0", isSecret: false,
+        help: "The platform's fee on each escrow, in basis points of the amount (150 = 1.5%; 0–10000).")
+    /// Escrow fixed fee.
+    public static let escrowFeeFixed = Setting(
+        flag: "escrow-fee-fixed", environmentVariable: "KAURI_ESCROW_FEE_FIXED", kind: .string,
+        defaultDescription: "(none)", isSecret: false,
+        help: "A fixed part of the escrow fee per currency, in minor units: `KES:1000,GHS:50`.")
+    /// Escrow inspection window.
+    public static let escrowInspectionHours = Setting(
+        flag: "escrow-inspection-hours", environmentVariable: "KAURI_ESCROW_INSPECTION_HOURS", kind: .integer,
+        defaultDescription: "72", isSecret: false,
+        help: "Hours a buyer has after delivery to confirm or dispute before the money is released (1–720).")
     /// Sandbox port.
     public static let sandboxPort = Setting(
         flag: "sandbox-port", environmentVariable: "KAURI_SANDBOX_PORT", kind: .integer,
@@ -261,7 +276,8 @@ public struct Setting: Sendable, Hashable {
         .mpesaPasskey,
         .mpesaTillNumber, .mpesaB2CShortCode, .mpesaInitiatorName, .mpesaSecurityCredential, .mpesaBaseURL,
         .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
-        .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort,
+        .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort, .escrowFeeBasisPoints, .escrowFeeFixed,
+        .escrowInspectionHours,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

@@ -138,6 +138,7 @@ public enum SettingsLoader {
         try Self.loadIdentity(reader, into: &settings)
         try Self.loadMessaging(reader, into: &settings)
         try Self.loadPayments(reader, into: &settings)
+        try Self.loadEscrow(reader, into: &settings)
         return settings
     }
 
@@ -235,6 +236,36 @@ public enum SettingsLoader {
             }
         }
         settings.messaging = messaging
+    }
+
+    private static func loadEscrow(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError) {
+        var escrow = EscrowSettings()
+        if let points = try Self.read(.escrowFeeBasisPoints, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (0...10_000).contains(points) else {
+                throw SettingsError(setting: .escrowFeeBasisPoints, reason: "must be from 0 to 10000, got \(points)")
+            }
+            escrow.feeBasisPoints = Int64(points)
+        }
+        if let text = try Self.read(.escrowFeeFixed, reader, { try $0.requiredString(forKey: $1) }), !text.isEmpty {
+            for entry in text.split(separator: ",") {
+                let parts = entry.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let currency = Currency(code: parts[0]), let units = Int64(parts[1]),
+                    units >= 0
+                else {
+                    throw SettingsError(
+                        setting: .escrowFeeFixed,
+                        reason: "expected CURRENCY:minor-units pairs like KES:1000, got \(entry)")
+                }
+                escrow.feeFixed[currency] = units
+            }
+        }
+        if let hours = try Self.read(.escrowInspectionHours, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1...720).contains(hours) else {
+                throw SettingsError(setting: .escrowInspectionHours, reason: "must be from 1 to 720, got \(hours)")
+            }
+            escrow.inspectionHours = hours
+        }
+        settings.escrow = escrow
     }
 
     private static func loadPayments(_ reader: ConfigReader, into settings: inout ServerSettings) throws(SettingsError)

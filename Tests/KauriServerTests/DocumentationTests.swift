@@ -1,4 +1,5 @@
 import Foundation
+import KauriEscrow
 import KauriHTTP
 import KauriIdentity
 import KauriLedger
@@ -17,6 +18,7 @@ struct DocumentationTests {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docs/ERRORS.md"), encoding: .utf8)
         for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden, .rateLimited] + LedgerErrorCodes.all
             + IdentityErrorCodes.all + IdempotencyErrorCodes.all + WebhookErrorCodes.all + PaymentErrorCodes.all
+            + EscrowErrorCodes.all
         {
             #expect(
                 text.contains("| `\(code.rawValue)` | \(code.status) |"), "\(code.rawValue) missing from docs/ERRORS.md"

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import KauriCore
 import KauriDatabase
+import KauriEscrow
 import KauriHTTP
 import KauriLedger
 import KauriPayments
@@ -54,9 +55,10 @@ struct PaymentHarness: Sendable {
         }
     }
 
-    static func with(_ kind: Database.Kind, _ body: @escaping @Sendable (PaymentHarness) async throws -> Void)
-        async throws
-    {
+    static func with(
+        _ kind: Database.Kind, escrow: (@Sendable (inout Escrows.Configuration) -> Void)? = nil,
+        _ body: @escaping @Sendable (PaymentHarness) async throws -> Void
+    ) async throws {
         let sandbox = try await SandboxServer.start()
         sandbox.payments.setCallbackDelay(.milliseconds(20))
         // The adapters' own client, shut down before the sandbox so no idle keep-alive connection holds the
@@ -99,7 +101,8 @@ struct PaymentHarness: Sendable {
                 ]
                 let dependencies = AppDependencies(
                     settings: settings, database: database, logger: TestDatabases.logger, clock: clock,
-                    bcryptCost: 4, gateways: gateways, reconcileInterval: .milliseconds(200))
+                    bcryptCost: 4, gateways: gateways, reconcileInterval: .milliseconds(200),
+                    escrowConfiguration: escrow, settlementInterval: .seconds(3_600))
                 let listening = Mutex(0)
                 let app = buildApplication(
                     dependencies,

@@ -1,0 +1,302 @@
+import Foundation
+import Hummingbird
+import KauriCore
+import KauriHTTP
+import KauriPayments
+
+/// `POST /v1/payment-links`.
+struct CreatePaymentLinkRequest: Decodable {
+    let title: String
+    let description: String?
+    let price: Int64
+    let currency: String
+    let quantity: Int?
+    let expiresAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case title, description, price, currency, quantity
+        case expiresAt = "expires_at"
+    }
+
+    static let titleLengthMax = 120
+    static let descriptionLengthMax = 1_000
+    static let quantityMax = 1_000_000
+
+    func validated(now: Timestamp) throws(APIError) -> Escrows.NewPaymentLink {
+        var errors: [APIError.FieldError] = []
+        let title = self.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        if title.isEmpty || title.count > Self.titleLengthMax {
+            errors.append(.init(field: "title", code: "invalid", message: "1–\(Self.titleLengthMax) characters"))
+        }
+        if let description = self.description, description.count > Self.descriptionLengthMax {
+            errors.append(
+                .init(
+                    field: "description", code: "too_long", message: "at most \(Self.descriptionLengthMax) characters")
+            )
+        }
+        let currency = Currency(code: self.currency)
+        if currency == nil {
+            errors.append(.init(field: "currency", code: "unsupported", message: "not a supported ISO 4217 code"))
+        }
+        if self.price <= 0 {
+            errors.append(.init(field: "price", code: "not_positive", message: "must be at least 1 minor unit"))
+        }
+        if let quantity = self.quantity, !(1...Self.quantityMax).contains(quantity) {
+            errors.append(.init(field: "quantity", code: "invalid", message: "1–\(Self.quantityMax)"))
+        }
+        var expiresAt: Timestamp?
+        if let text = self.expiresAt {
+            expiresAt = Timestamp(rfc3339: text)
+            if expiresAt == nil {
+                errors.append(.init(field: "expires_at", code: "invalid", message: "an RFC 3339 date-time"))
+            } else if let expiresAt, expiresAt <= now {
+                errors.append(.init(field: "expires_at", code: "in_the_past", message: "must be in the future"))
+            }
+        }
+        guard errors.isEmpty, let currency else { throw APIError.validation(errors) }
+        return Escrows.NewPaymentLink(
+            title: title, description: self.description, price: Money(minorUnits: self.price, currency: currency),
+            quantity: self.quantity, expiresAt: expiresAt)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["title", "price", "currency"],
+        "properties": [
+            "title": ["type": "string", "maxLength": 120],
+            "description": ["type": "string", "maxLength": 1_000],
+            "price": ["type": "integer", "minimum": 1, "description": "Minor units."],
+            "currency": ["type": "string", "example": "KES"],
+            "quantity": ["type": "integer", "minimum": 1, "description": "How many may be sold; omitted: no limit."],
+            "expires_at": ["type": "string", "format": "date-time"],
+        ],
+    ]
+}
+
+/// `POST /v1/payment-links/{id}/checkout`.
+struct CheckoutRequest: Decodable {
+    let phone: String
+    let name: String
+    let email: String?
+    let gateway: String?
+    let provider: String?
+
+    static let nameLengthMax = 100
+
+    func validated(currency: Currency) throws(APIError) -> Escrows.Checkout {
+        var errors: [APIError.FieldError] = []
+        var phone: PhoneNumber?
+        do {
+            phone = try PhoneNumber(parsing: self.phone, defaultCountry: Payments.phoneCountry(of: currency))
+        } catch {
+            errors.append(.init(field: "phone", code: "invalid", message: "\(error)"))
+        }
+        let name = self.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        if name.isEmpty || name.count > Self.nameLengthMax {
+            errors.append(.init(field: "name", code: "invalid", message: "1–\(Self.nameLengthMax) characters"))
+        }
+        if let email = self.email, email.count > 254 || !email.contains("@") || email.contains(where: \.isWhitespace) {
+            errors.append(.init(field: "email", code: "invalid", message: "not an email address"))
+        }
+        var provider: MobileMoneyProvider?
+        if let text = self.provider {
+            provider = MobileMoneyProvider(rawValue: text)
+            if provider == nil {
+                errors.append(
+                    .init(
+                        field: "provider", code: "invalid",
+                        message: "one of " + MobileMoneyProvider.allCases.map(\.rawValue).joined(separator: ", ")))
+            }
+        }
+        guard errors.isEmpty, let phone else { throw APIError.validation(errors) }
+        return Escrows.Checkout(
+            phone: phone, name: name, email: self.email, gateway: self.gateway.map(GatewayName.init(rawValue:)),
+            provider: provider)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["phone", "name"],
+        "properties": [
+            "phone": [
+                "type": "string", "description": "The phone that pays (national numbers read in the link's country).",
+            ],
+            "name": ["type": "string", "maxLength": 100],
+            "email": ["type": "string"],
+            "gateway": ["type": "string", "description": "Omitted: the preferred gateway for the currency."],
+            "provider": ["type": "string", "enum": ["mpesa", "mtn", "telecel", "airteltigo"]],
+        ],
+    ]
+}
+
+/// `POST /v1/escrows/{id}/ship`.
+struct ShipRequest: Decodable {
+    let carrier: String?
+    let trackingNumber: String?
+    let note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case carrier, note
+        case trackingNumber = "tracking_number"
+    }
+
+    static let fieldLengthMax = 200
+
+    func validated() throws(APIError) -> Escrow.Shipping {
+        for (field, value) in [
+            ("carrier", self.carrier), ("tracking_number", self.trackingNumber), ("note", self.note),
+        ]
+        where (value?.count ?? 0) > Self.fieldLengthMax {
+            throw APIError.invalidField(field, code: "too_long", "at most \(Self.fieldLengthMax) characters")
+        }
+        return Escrow.Shipping(carrier: self.carrier, trackingNumber: self.trackingNumber, note: self.note)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object",
+        "properties": [
+            "carrier": ["type": "string"], "tracking_number": ["type": "string"], "note": ["type": "string"],
+        ],
+    ]
+}
+
+/// A payment link as the API shows it. `url` is the hosted checkout page.
+struct PaymentLinkResponse: Encodable, Sendable, ResponseEncodable {
+    let link: PaymentLink
+    let publicURL: String
+    /// The seller's own view (with what was sold); buyers see the public fields.
+    let forSeller: Bool
+    /// When it is shown (for `payable`).
+    let now: Timestamp
+
+    enum CodingKeys: String, CodingKey {
+        case id, object, url, title, description, price, currency, status, payable
+        case quantityAvailable = "quantity_available"
+        case quantitySold = "quantity_sold"
+        case expiresAt = "expires_at"
+        case createdAt = "created_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        let link = self.link
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(link.id.description, forKey: .id)
+        try container.encode("payment_link", forKey: .object)
+        try container.encode("\(self.publicURL)/pay/\(link.id)", forKey: .url)
+        try container.encode(link.title, forKey: .title)
+        try container.encode(link.description, forKey: .description)
+        try container.encode(link.price.minorUnits, forKey: .price)
+        try container.encode(link.price.currency.code, forKey: .currency)
+        try container.encode(link.status.rawValue, forKey: .status)
+        try container.encode(link.isPayable(at: self.now), forKey: .payable)
+        try container.encode(link.quantityAvailable, forKey: .quantityAvailable)
+        if self.forSeller { try container.encode(link.quantitySold, forKey: .quantitySold) }
+        try container.encode(link.expiresAt?.rfc3339, forKey: .expiresAt)
+        try container.encode(link.createdAt.rfc3339, forKey: .createdAt)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["id", "object", "url", "title", "price", "currency", "status"],
+        "properties": [
+            "id": ["type": "string", "example": "plink_01jd5..."],
+            "object": ["type": "string", "enum": ["payment_link"]],
+            "url": ["type": "string", "description": "The hosted checkout page."],
+            "title": ["type": "string"], "description": ["type": ["string", "null"]],
+            "price": ["type": "integer"], "currency": ["type": "string"],
+            "status": ["type": "string", "enum": ["active", "closed"]],
+            "payable": ["type": "boolean"],
+            "quantity_available": ["type": ["integer", "null"]], "quantity_sold": ["type": "integer"],
+            "expires_at": ["type": ["string", "null"], "format": "date-time"],
+            "created_at": ["type": "string", "format": "date-time"],
+        ],
+    ]
+}
+
+/// An escrow as the API shows it to one party: the other party's phone is masked.
+struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
+    let escrow: Escrow
+    let timeline: [EscrowTransition]?
+    let role: Escrows.Role
+    let payment: Payment?
+
+    enum CodingKeys: String, CodingKey {
+        case id, object, status, title, amount, fee, currency, buyer, seller, gateway, shipping, timeline, role
+        case payment
+        case linkID = "link_id"
+        case sellerAmount = "seller_amount"
+        case paymentID = "payment_id"
+        case releaseDueAt = "release_due_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        let escrow = self.escrow
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(escrow.id.description, forKey: .id)
+        try container.encode("escrow", forKey: .object)
+        try container.encode(escrow.status.rawValue, forKey: .status)
+        try container.encode(escrow.linkID.description, forKey: .linkID)
+        try container.encode(escrow.title, forKey: .title)
+        try container.encode(escrow.amount.minorUnits, forKey: .amount)
+        try container.encode(escrow.fee.minorUnits, forKey: .fee)
+        try container.encode(escrow.sellerAmount.minorUnits, forKey: .sellerAmount)
+        try container.encode(escrow.amount.currency.code, forKey: .currency)
+        try container.encode(self.role.rawValue, forKey: .role)
+        let buyerPhone = self.role == .seller ? escrow.buyerPhone.masked : escrow.buyerPhone.e164
+        try container.encode(["name": escrow.buyerName, "phone": buyerPhone], forKey: .buyer)
+        let sellerPhone = self.role == .buyer ? escrow.sellerPhone?.masked : escrow.sellerPhone?.e164
+        try container.encode(["phone": sellerPhone], forKey: .seller)
+        try container.encode(escrow.paymentID, forKey: .paymentID)
+        try container.encode(escrow.gateway, forKey: .gateway)
+        try container.encode(escrow.shipping, forKey: .shipping)
+        try container.encode(escrow.releaseDueAt?.rfc3339, forKey: .releaseDueAt)
+        try container.encode(escrow.createdAt.rfc3339, forKey: .createdAt)
+        try container.encode(escrow.updatedAt.rfc3339, forKey: .updatedAt)
+        if let timeline = self.timeline {
+            try container.encode(
+                timeline.map {
+                    TimelineEntry(
+                        status: $0.to.rawValue, event: $0.event, actor: $0.actor, reason: $0.reason, at: $0.at.rfc3339)
+                }, forKey: .timeline)
+        }
+        if let payment = self.payment { try container.encode(PaymentResponse(payment), forKey: .payment) }
+    }
+
+    struct TimelineEntry: Encodable {
+        let status: String
+        let event: String
+        let actor: String
+        let reason: String?
+        let at: String
+    }
+
+    static let schema: JSONValue = [
+        "type": "object",
+        "required": ["id", "object", "status", "amount", "fee", "seller_amount", "currency", "buyer", "created_at"],
+        "properties": [
+            "id": ["type": "string", "example": "esc_01jd5..."], "object": ["type": "string", "enum": ["escrow"]],
+            "status": [
+                "type": "string",
+                "enum": [
+                    "pending", "paid", "shipped", "delivered", "completed", "disputed", "refunded", "cancelled",
+                    "expired",
+                ],
+            ],
+            "link_id": ["type": "string"], "title": ["type": "string"],
+            "amount": ["type": "integer"], "fee": ["type": "integer"], "seller_amount": ["type": "integer"],
+            "currency": ["type": "string"],
+            "role": ["type": "string", "enum": ["seller", "buyer", "admin"], "description": "The caller's part."],
+            "buyer": ["type": "object", "description": "{name, phone}; the phone is masked for the seller."],
+            "seller": ["type": "object", "description": "{phone}; masked for the buyer."],
+            "payment_id": ["type": ["string", "null"]], "gateway": ["type": "string"],
+            "shipping": ["type": ["object", "null"]],
+            "release_due_at": [
+                "type": ["string", "null"], "format": "date-time",
+                "description": "Delivered: when the money is released if the buyer does nothing.",
+            ],
+            "timeline": ["type": "array", "items": ["type": "object"]],
+            "payment": ["type": "object", "description": "Checkout only: the payment and its next_action."],
+            "created_at": ["type": "string", "format": "date-time"],
+            "updated_at": ["type": "string", "format": "date-time"],
+        ],
+    ]
+}

@@ -1,0 +1,27 @@
+import KauriCore
+
+/// Why an escrow or payment-link request cannot be done. Each maps to one problem+json code (`EscrowErrorCodes`).
+public enum EscrowError: Error, Sendable, Hashable {
+    /// No such payment link.
+    case linkNotFound
+    /// The seller closed the link.
+    case linkClosed
+    /// The link's expiry has passed.
+    case linkExpired
+    /// Every unit was bought.
+    case linkSoldOut
+    /// The price would not cover the platform fee.
+    case priceBelowFee(fee: Money)
+    /// No gateway configured here takes the currency (or the gateway asked for does not).
+    case noGateway(currency: Currency)
+    /// No such escrow, or the caller is not a party to it.
+    case escrowNotFound
+    /// The event is not allowed in the escrow's status.
+    case invalidTransition(status: EscrowStatus, event: EscrowEvent)
+    /// The escrow was never paid, so there is nothing to ship, deliver or release.
+    case notFunded
+    /// Only the seller may do this.
+    case sellerOnly
+    /// Only the buyer (signed in with the phone that paid) may do this.
+    case buyerOnly
+}

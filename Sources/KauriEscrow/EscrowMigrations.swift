@@ -1,0 +1,74 @@
+import KauriDatabase
+
+/// The escrow tables: payment links, escrows, and each escrow's transition log.
+public enum EscrowMigrations {
+    /// Every escrow migration, in order.
+    public static let all: [Migration] = [
+        Migration(
+            module: "escrow", version: 1, name: "create_payment_links_escrows",
+            sql: [
+                """
+                CREATE TABLE payment_links (
+                    id TEXT PRIMARY KEY,
+                    seller_reference TEXT NOT NULL,
+                    seller_phone TEXT,
+                    title TEXT NOT NULL,
+                    description TEXT,
+                    price BIGINT NOT NULL CHECK (price > 0),
+                    currency TEXT NOT NULL,
+                    quantity_available INTEGER CHECK (quantity_available >= 0),
+                    quantity_sold INTEGER NOT NULL DEFAULT 0 CHECK (quantity_sold >= 0),
+                    status TEXT NOT NULL CHECK (status IN ('active', 'closed')),
+                    expires_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX payment_links_seller ON payment_links (seller_reference, id)",
+                // `checkout_key` (the checkout's Idempotency-Key, scoped by link) finds the escrow a retried
+                // checkout created. `payment_id` is null from the escrow's insert until its payment exists (the
+                // escrow is written first, so news of the payment always finds it). `release_due_at` is set while
+                // delivered: the settlement service's queue.
+                """
+                CREATE TABLE escrows (
+                    id TEXT PRIMARY KEY,
+                    link_id TEXT NOT NULL REFERENCES payment_links (id),
+                    checkout_key TEXT,
+                    seller_reference TEXT NOT NULL,
+                    seller_phone TEXT,
+                    buyer_phone TEXT NOT NULL,
+                    buyer_name TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    amount BIGINT NOT NULL CHECK (amount > 0),
+                    fee BIGINT NOT NULL CHECK (fee >= 0 AND fee < amount),
+                    currency TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'shipped', 'delivered', 'completed',
+                        'disputed', 'refunded', 'cancelled', 'expired')),
+                    payment_id TEXT UNIQUE,
+                    gateway TEXT NOT NULL,
+                    shipping TEXT,
+                    release_due_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX escrows_checkout_key ON escrows (link_id, checkout_key) WHERE checkout_key IS NOT NULL",
+                "CREATE INDEX escrows_seller ON escrows (seller_reference, id)",
+                "CREATE INDEX escrows_buyer ON escrows (buyer_phone, id)",
+                "CREATE INDEX escrows_release_due ON escrows (release_due_at) WHERE release_due_at IS NOT NULL",
+                """
+                CREATE TABLE escrow_transitions (
+                    escrow_id TEXT NOT NULL REFERENCES escrows (id),
+                    sequence INTEGER NOT NULL,
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    reason TEXT,
+                    at BIGINT NOT NULL,
+                    PRIMARY KEY (escrow_id, sequence)
+                )
+                """,
+            ])
+    ]
+}

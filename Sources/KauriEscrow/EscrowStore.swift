@@ -1,0 +1,259 @@
+import Foundation
+import KauriCore
+import KauriDatabase
+import SQLKit
+
+/// The escrow module's SQL. Every function takes the connection it runs on, so callers choose the transaction.
+enum EscrowStore {
+    /// A stored row no longer decodes: a programmer error or a hand-edited database.
+    struct CorruptRow: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    // MARK: Payment links
+
+    static func insert(_ link: PaymentLink, on connection: any SQLDatabase) async throws {
+        try await connection.raw(
+            """
+            INSERT INTO payment_links (id, seller_reference, seller_phone, title, description, price, currency,
+                quantity_available, quantity_sold, status, expires_at, created_at, updated_at)
+            VALUES (\(bind: link.id.description), \(bind: link.sellerReference), \(bind: link.sellerPhone?.e164),
+                \(bind: link.title), \(bind: link.description), \(bind: link.price.minorUnits),
+                \(bind: link.price.currency.code), \(bind: link.quantityAvailable), \(bind: link.quantitySold),
+                \(bind: link.status.rawValue), \(bind: link.expiresAt.map(Self.millis)),
+                \(bind: Self.millis(link.createdAt)), \(bind: Self.millis(link.updatedAt)))
+            """
+        ).run()
+    }
+
+    static func update(_ link: PaymentLink, on connection: any SQLDatabase) async throws {
+        try await connection.raw(
+            """
+            UPDATE payment_links SET quantity_available = \(bind: link.quantityAvailable),
+                quantity_sold = \(bind: link.quantitySold), status = \(bind: link.status.rawValue),
+                updated_at = \(bind: Self.millis(link.updatedAt))
+            WHERE id = \(bind: link.id.description)
+            """
+        ).run()
+    }
+
+    static func link(
+        id: PaymentLink.ID, lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws -> PaymentLink? {
+        let suffix = lock && kind == .postgres ? " FOR UPDATE" : ""
+        return try await connection.raw(
+            "SELECT * FROM payment_links WHERE id = \(bind: id.description)\(unsafeRaw: suffix)"
+        ).first().map(Self.decodeLink)
+    }
+
+    /// A seller's links, newest first, before `before`.
+    static func links(
+        sellerReference: String, before: PaymentLink.ID?, limit: Int, on connection: any SQLDatabase
+    ) async throws -> [PaymentLink] {
+        try await connection.raw(
+            """
+            SELECT * FROM payment_links WHERE seller_reference = \(bind: sellerReference)
+                AND id < \(bind: before?.description ?? "~")
+            ORDER BY id DESC LIMIT \(bind: limit)
+            """
+        ).all().map(Self.decodeLink)
+    }
+
+    /// Puts the unit an unpaid escrow took back on its link.
+    static func returnUnit(
+        of escrow: Escrow, now: Timestamp, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws {
+        guard var link = try await Self.link(id: escrow.linkID, lock: true, kind: kind, on: connection) else { return }
+        link.quantityAvailable = link.quantityAvailable.map { $0 + 1 }
+        link.quantitySold = max(0, link.quantitySold - 1)
+        link.updatedAt = now
+        try await Self.update(link, on: connection)
+    }
+
+    static func decodeLink(_ row: any SQLRow) throws -> PaymentLink {
+        let currencyCode = try row.decode(column: "currency", as: String.self)
+        guard let id = PaymentLink.ID(try row.decode(column: "id", as: String.self)),
+            let currency = Currency(code: currencyCode),
+            let status = PaymentLink.Status(rawValue: try row.decode(column: "status", as: String.self))
+        else { throw CorruptRow(description: "payment_links row does not decode") }
+        return PaymentLink(
+            id: id, sellerReference: try row.decode(column: "seller_reference", as: String.self),
+            sellerPhone: try Self.phone(row.decode(column: "seller_phone", as: String?.self)),
+            title: try row.decode(column: "title", as: String.self),
+            description: try row.decode(column: "description", as: String?.self),
+            price: Money(minorUnits: try row.decode(column: "price", as: Int64.self), currency: currency),
+            quantityAvailable: try row.decode(column: "quantity_available", as: Int?.self),
+            quantitySold: try row.decode(column: "quantity_sold", as: Int.self), status: status,
+            expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Self.timestamp),
+            createdAt: Self.timestamp(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
+    }
+
+    // MARK: Escrows
+
+    static func insert(_ escrow: Escrow, checkoutKey: String?, on connection: any SQLDatabase) async throws {
+        try await connection.raw(
+            """
+            INSERT INTO escrows (id, link_id, checkout_key, seller_reference, seller_phone, buyer_phone, buyer_name,
+                title, amount, fee, currency, status, payment_id, gateway, shipping, release_due_at, created_at,
+                updated_at)
+            VALUES (\(bind: escrow.id.description), \(bind: escrow.linkID.description), \(bind: checkoutKey),
+                \(bind: escrow.sellerReference), \(bind: escrow.sellerPhone?.e164), \(bind: escrow.buyerPhone.e164),
+                \(bind: escrow.buyerName), \(bind: escrow.title), \(bind: escrow.amount.minorUnits),
+                \(bind: escrow.fee.minorUnits), \(bind: escrow.amount.currency.code), \(bind: escrow.status.rawValue),
+                \(bind: escrow.paymentID), \(bind: escrow.gateway), \(bind: try Self.encodeShipping(escrow.shipping)),
+                \(bind: escrow.releaseDueAt.map(Self.millis)), \(bind: Self.millis(escrow.createdAt)),
+                \(bind: Self.millis(escrow.updatedAt)))
+            """
+        ).run()
+    }
+
+    /// Writes every mutable field of `escrow`.
+    static func update(_ escrow: Escrow, on connection: any SQLDatabase) async throws {
+        try await connection.raw(
+            """
+            UPDATE escrows SET status = \(bind: escrow.status.rawValue),
+                shipping = \(bind: try Self.encodeShipping(escrow.shipping)),
+                release_due_at = \(bind: escrow.releaseDueAt.map(Self.millis)),
+                payment_id = \(bind: escrow.paymentID), gateway = \(bind: escrow.gateway),
+                updated_at = \(bind: Self.millis(escrow.updatedAt))
+            WHERE id = \(bind: escrow.id.description)
+            """
+        ).run()
+    }
+
+    static func escrow(
+        id: Escrow.ID, lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws -> Escrow? {
+        let suffix = lock && kind == .postgres ? " FOR UPDATE" : ""
+        return try await connection.raw(
+            "SELECT * FROM escrows WHERE id = \(bind: id.description)\(unsafeRaw: suffix)"
+        ).first().map(Self.decodeEscrow)
+    }
+
+    static func escrow(
+        paymentID: String, lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws -> Escrow? {
+        let suffix = lock && kind == .postgres ? " FOR UPDATE" : ""
+        return try await connection.raw(
+            "SELECT * FROM escrows WHERE payment_id = \(bind: paymentID)\(unsafeRaw: suffix)"
+        ).first().map(Self.decodeEscrow)
+    }
+
+    static func escrow(
+        linkID: PaymentLink.ID, checkoutKey: String, on connection: any SQLDatabase
+    ) async throws -> Escrow? {
+        try await connection.raw(
+            """
+            SELECT * FROM escrows WHERE link_id = \(bind: linkID.description) AND checkout_key = \(bind: checkoutKey)
+            """
+        ).first().map(Self.decodeEscrow)
+    }
+
+    /// Escrows where the seller is `sellerReference` or the buyer paid with `buyerPhone`, newest first.
+    static func escrows(
+        sellerReference: String?, buyerPhone: PhoneNumber?, before: Escrow.ID?, limit: Int,
+        on connection: any SQLDatabase
+    ) async throws -> [Escrow] {
+        try await connection.raw(
+            """
+            SELECT * FROM escrows
+            WHERE (seller_reference = \(bind: sellerReference ?? "") OR buyer_phone = \(bind: buyerPhone?.e164 ?? ""))
+                AND id < \(bind: before?.description ?? "~")
+            ORDER BY id DESC LIMIT \(bind: limit)
+            """
+        ).all().map(Self.decodeEscrow)
+    }
+
+    /// Delivered escrows whose inspection window ended, oldest first; with `lock`, locked for this transaction and
+    /// skipped by other instances' (PostgreSQL).
+    static func dueForRelease(
+        now: Timestamp, limit: Int, lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws -> [Escrow] {
+        let suffix = lock && kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await connection.raw(
+            """
+            SELECT * FROM escrows
+            WHERE release_due_at IS NOT NULL AND release_due_at <= \(bind: Self.millis(now)) AND status = 'delivered'
+            ORDER BY release_due_at LIMIT \(bind: limit)\(unsafeRaw: suffix)
+            """
+        ).all().map(Self.decodeEscrow)
+    }
+
+    static func decodeEscrow(_ row: any SQLRow) throws -> Escrow {
+        let currencyCode = try row.decode(column: "currency", as: String.self)
+        guard let id = Escrow.ID(try row.decode(column: "id", as: String.self)),
+            let linkID = PaymentLink.ID(try row.decode(column: "link_id", as: String.self)),
+            let currency = Currency(code: currencyCode),
+            let status = EscrowStatus(rawValue: try row.decode(column: "status", as: String.self)),
+            let buyerPhone = try Self.phone(row.decode(column: "buyer_phone", as: String?.self))
+        else { throw CorruptRow(description: "escrows row does not decode") }
+        return Escrow(
+            id: id, linkID: linkID, sellerReference: try row.decode(column: "seller_reference", as: String.self),
+            sellerPhone: try Self.phone(row.decode(column: "seller_phone", as: String?.self)),
+            buyerPhone: buyerPhone, buyerName: try row.decode(column: "buyer_name", as: String.self),
+            title: try row.decode(column: "title", as: String.self),
+            amount: Money(minorUnits: try row.decode(column: "amount", as: Int64.self), currency: currency),
+            fee: Money(minorUnits: try row.decode(column: "fee", as: Int64.self), currency: currency), status: status,
+            paymentID: try row.decode(column: "payment_id", as: String?.self),
+            gateway: try row.decode(column: "gateway", as: String.self),
+            shipping: try Self.decodeShipping(row.decode(column: "shipping", as: String?.self)),
+            releaseDueAt: try row.decode(column: "release_due_at", as: Int64?.self).map(Self.timestamp),
+            createdAt: Self.timestamp(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
+    }
+
+    // MARK: Transitions
+
+    /// Appends a step to the escrow's log (the caller holds the escrow's row lock, or the SQLite write lock).
+    static func insertTransition(
+        escrowID: Escrow.ID, from: EscrowStatus?, to: EscrowStatus, event: String, actor: String, reason: String?,
+        at: Timestamp, on connection: any SQLDatabase
+    ) async throws {
+        try await connection.raw(
+            """
+            INSERT INTO escrow_transitions (escrow_id, sequence, from_status, to_status, event, actor, reason, at)
+            SELECT \(bind: escrowID.description), COALESCE(MAX(sequence), 0) + 1, \(bind: from?.rawValue),
+                \(bind: to.rawValue), \(bind: event), \(bind: actor), \(bind: reason), \(bind: Self.millis(at))
+            FROM escrow_transitions WHERE escrow_id = \(bind: escrowID.description)
+            """
+        ).run()
+    }
+
+    static func transitions(escrowID: Escrow.ID, on connection: any SQLDatabase) async throws -> [EscrowTransition] {
+        try await connection.raw(
+            "SELECT * FROM escrow_transitions WHERE escrow_id = \(bind: escrowID.description) ORDER BY sequence"
+        ).all().map { row in
+            guard let to = EscrowStatus(rawValue: try row.decode(column: "to_status", as: String.self)) else {
+                throw CorruptRow(description: "escrow_transitions row does not decode")
+            }
+            return EscrowTransition(
+                escrowID: escrowID, sequence: try row.decode(column: "sequence", as: Int.self),
+                from: try row.decode(column: "from_status", as: String?.self).flatMap(EscrowStatus.init(rawValue:)),
+                to: to, event: try row.decode(column: "event", as: String.self),
+                actor: try row.decode(column: "actor", as: String.self),
+                reason: try row.decode(column: "reason", as: String?.self),
+                at: Self.timestamp(try row.decode(column: "at", as: Int64.self)))
+        }
+    }
+
+    // MARK: Columns
+
+    static func millis(_ time: Timestamp) -> Int64 { Int64(time.unixMilliseconds) }
+    static func timestamp(_ millis: Int64) -> Timestamp { Timestamp(unixMilliseconds: UInt64(max(0, millis))) }
+
+    static func phone(_ text: String?) throws -> PhoneNumber? {
+        guard let text else { return nil }
+        return try PhoneNumber(parsing: text)
+    }
+
+    static func encodeShipping(_ shipping: Escrow.Shipping?) throws -> String? {
+        guard let shipping else { return nil }
+        return String(decoding: try JSONEncoder().encode(shipping), as: UTF8.self)
+    }
+
+    static func decodeShipping(_ text: String?) throws -> Escrow.Shipping? {
+        guard let text else { return nil }
+        return try JSONDecoder().decode(Escrow.Shipping.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,454 @@
+import KauriCore
+import KauriDatabase
+import KauriLedger
+import KauriMessaging
+import KauriPayments
+import Logging
+import SQLKit
+
+/// Payment links and escrows (origin S4): a seller's link, a buyer's payment held by the platform, and its
+/// release to the seller once the buyer has the goods — or when the inspection window ends.
+public final class Escrows: Sendable {
+    public struct Configuration: Sendable {
+        /// The platform's fee on each escrow.
+        public var fees: EscrowFees
+        /// How long a buyer has after the seller marks an escrow delivered, before it is released.
+        public var inspectionWindowMilliseconds: UInt64
+        /// Escrows released per settlement transaction.
+        public var releaseBatchSize: Int
+        /// Gateways tried for a checkout that names none, in order, among those that take the currency.
+        public var gatewayPreference: [GatewayName]
+
+        public init(
+            fees: EscrowFees = EscrowFees(), inspectionWindowMilliseconds: UInt64 = 72 * 3_600_000,
+            releaseBatchSize: Int = 100, gatewayPreference: [GatewayName] = [.mpesa, .payhero, .paystack]
+        ) {
+            precondition(releaseBatchSize >= 1, "a settlement pass releases at least one escrow")
+            self.fees = fees
+            self.inspectionWindowMilliseconds = inspectionWindowMilliseconds
+            self.releaseBatchSize = releaseBatchSize
+            self.gatewayPreference = gatewayPreference
+        }
+    }
+
+    /// The payment metadata key naming the escrow a payment funds.
+    public static let metadataKey = "escrow_id"
+
+    let database: Database
+    let ledger: Ledger
+    let outbox: Outbox
+    let payments: Payments
+    let parties: any EscrowParties
+    let clock: any WallClock
+    let ids: IDGenerator
+    let logger: Logger
+    public let configuration: Configuration
+    let transitions: EscrowTransitions
+
+    public init(
+        database: Database, ledger: Ledger, outbox: Outbox, payments: Payments, parties: any EscrowParties,
+        transitions: EscrowTransitions, clock: any WallClock, ids: IDGenerator, logger: Logger,
+        configuration: Configuration
+    ) {
+        self.database = database
+        self.ledger = ledger
+        self.outbox = outbox
+        self.payments = payments
+        self.parties = parties
+        self.transitions = transitions
+        self.clock = clock
+        self.ids = ids
+        self.logger = logger
+        self.configuration = configuration
+    }
+
+    // MARK: Payment links
+
+    /// What a seller asks for when creating a link.
+    public struct NewPaymentLink: Sendable, Hashable {
+        public var title: String
+        public var description: String?
+        public var price: Money
+        public var quantity: Int?
+        public var expiresAt: Timestamp?
+
+        public init(title: String, description: String?, price: Money, quantity: Int?, expiresAt: Timestamp?) {
+            self.title = title
+            self.description = description
+            self.price = price
+            self.quantity = quantity
+            self.expiresAt = expiresAt
+        }
+    }
+
+    /// Creates a link for the seller `sellerReference`, opening the ledger accounts its escrows will use.
+    /// - Throws: `EscrowError.priceBelowFee`, `.noGateway`.
+    public func createLink(_ request: NewPaymentLink, sellerReference: String) async throws -> PaymentLink {
+        let currency = request.price.currency
+        let fee = self.configuration.fees.fee(on: request.price)
+        guard fee.minorUnits < request.price.minorUnits else { throw EscrowError.priceBelowFee(fee: fee) }
+        guard !self.payments.gateways(taking: currency, with: .mobileMoney).isEmpty else {
+            throw EscrowError.noGateway(currency: currency)
+        }
+        try await self.ensureAccounts(seller: sellerReference, currency: currency)
+        let now = self.clock.now()
+        let link = PaymentLink(
+            id: self.ids.make(PaymentLinkIDKind.self), sellerReference: sellerReference,
+            sellerPhone: try await self.parties.phone(of: sellerReference), title: request.title,
+            description: request.description, price: request.price, quantityAvailable: request.quantity,
+            quantitySold: 0, status: .active, expiresAt: request.expiresAt, createdAt: now, updatedAt: now)
+        try await self.database.transaction { connection in
+            try await EscrowStore.insert(link, on: connection)
+        }
+        self.logger.info(
+            "payment link created", metadata: ["link.id": "\(link.id)", "link.price": "\(link.price)"])
+        return link
+    }
+
+    public func link(_ id: PaymentLink.ID) async throws -> PaymentLink? {
+        try await self.database.withConnection { connection in
+            try await EscrowStore.link(id: id, lock: false, kind: self.database.kind, on: connection)
+        }
+    }
+
+    public func links(sellerReference: String, before: PaymentLink.ID?, limit: Int) async throws -> [PaymentLink] {
+        try await self.database.withConnection { connection in
+            try await EscrowStore.links(sellerReference: sellerReference, before: before, limit: limit, on: connection)
+        }
+    }
+
+    /// Closes a link: no more payments through it. Escrows already opened go on.
+    public func closeLink(_ id: PaymentLink.ID, sellerReference: String) async throws -> PaymentLink {
+        try await self.database.transaction { connection in
+            guard var link = try await EscrowStore.link(id: id, lock: true, kind: self.database.kind, on: connection),
+                link.sellerReference == sellerReference
+            else { throw EscrowError.linkNotFound }
+            guard link.status != .closed else { return link }
+            link.status = .closed
+            link.updatedAt = self.clock.now()
+            try await EscrowStore.update(link, on: connection)
+            return link
+        }
+    }
+
+    // MARK: Checkout
+
+    /// A buyer's checkout on a link.
+    public struct Checkout: Sendable, Hashable {
+        public var phone: PhoneNumber
+        public var name: String
+        public var email: String?
+        public var gateway: GatewayName?
+        public var provider: MobileMoneyProvider?
+
+        public init(
+            phone: PhoneNumber, name: String, email: String?, gateway: GatewayName?, provider: MobileMoneyProvider?
+        ) {
+            self.phone = phone
+            self.name = name
+            self.email = email
+            self.gateway = gateway
+            self.provider = provider
+        }
+    }
+
+    /// Opens an escrow on the link and asks the buyer's phone for the money (STK push or the gateway's equivalent).
+    ///
+    /// The escrow (and the unit it takes from the link) is committed before the gateway is called, so news of the
+    /// payment always finds it; a retry with the same `idempotencyKey` resumes instead of charging again.
+    /// - Throws: `EscrowError.linkNotFound`, `.linkClosed`, `.linkExpired`, `.linkSoldOut`, `.noGateway`, and
+    ///   `PaymentError` when the gateway cannot take the payment (the escrow is then cancelled).
+    public func checkout(
+        linkID: PaymentLink.ID, _ request: Checkout, idempotencyKey: String?
+    ) async throws -> (Escrow, Payment) {
+        if let idempotencyKey, let existing = try await self.escrow(linkID: linkID, checkoutKey: idempotencyKey) {
+            return try await self.resume(existing, request)
+        }
+        guard let link = try await self.link(linkID) else { throw EscrowError.linkNotFound }
+        let now = self.clock.now()
+        try Self.checkPayable(link, now: now)
+        let gateway = try self.chooseGateway(for: link.price.currency, request)
+        let escrow = Escrow(
+            id: self.ids.make(EscrowIDKind.self), linkID: link.id, sellerReference: link.sellerReference,
+            sellerPhone: link.sellerPhone, buyerPhone: request.phone, buyerName: request.name, title: link.title,
+            amount: link.price, fee: self.configuration.fees.fee(on: link.price), status: .pending, paymentID: nil,
+            gateway: gateway.rawValue, shipping: nil, releaseDueAt: nil, createdAt: now, updatedAt: now)
+        do {
+            try await self.database.transaction { connection in
+                guard
+                    var locked = try await EscrowStore.link(
+                        id: linkID, lock: true, kind: self.database.kind, on: connection)
+                else { throw EscrowError.linkNotFound }
+                try Self.checkPayable(locked, now: now)
+                locked.quantityAvailable = locked.quantityAvailable.map { $0 - 1 }
+                locked.quantitySold += 1
+                locked.updatedAt = now
+                try await EscrowStore.update(locked, on: connection)
+                try await EscrowStore.insert(escrow, checkoutKey: idempotencyKey, on: connection)
+                try await EscrowStore.insertTransition(
+                    escrowID: escrow.id, from: nil, to: .pending, event: "checkout",
+                    actor: EscrowTransitions.Actor.buyer.rawValue, reason: nil, at: now, on: connection)
+            }
+        } catch {
+            // A concurrent checkout with the same key won the insert: answer with its escrow.
+            if let idempotencyKey,
+                let existing = try? await self.escrow(linkID: linkID, checkoutKey: idempotencyKey)
+            {
+                return try await self.resume(existing, request)
+            }
+            throw error
+        }
+        return try await self.startPayment(escrow, request)
+    }
+
+    private func resume(_ escrow: Escrow, _ request: Checkout) async throws -> (Escrow, Payment) {
+        if let paymentID = escrow.paymentID.flatMap(Payment.ID.init),
+            let payment = try await self.payments.payment(paymentID, ownerReference: nil)
+        {
+            return (escrow, payment)
+        }
+        return try await self.startPayment(escrow, request)
+    }
+
+    /// Creates the escrow's payment (idempotent by the escrow's id) and records it on the escrow.
+    private func startPayment(_ escrow: Escrow, _ request: Checkout) async throws -> (Escrow, Payment) {
+        let currency = escrow.amount.currency
+        let provider = request.provider ?? Self.defaultProvider(for: currency)
+        let payment: Payment
+        do {
+            payment = try await self.payments.create(
+                Payments.NewPayment(
+                    amount: escrow.amount, gateway: GatewayName(rawValue: escrow.gateway),
+                    method: .mobileMoney(phone: escrow.buyerPhone, provider: provider),
+                    customerEmail: request.email, customerName: escrow.buyerName, reference: escrow.id.description,
+                    metadata: [Self.metadataKey: escrow.id.description],
+                    creditAccountID: EscrowTransitions.holdingAccount(currency)),
+                ownerReference: escrow.sellerReference, idempotencyKey: "escrow:\(escrow.id)")
+        } catch let error as PaymentError {
+            // Refused before anything reached the gateway: this escrow can never be paid.
+            try await self.cancelUnpaid(escrow.id, reason: "payment refused: \(error)")
+            throw error
+        }
+        let recorded = try await self.database.transaction { connection -> Escrow in
+            guard
+                var current = try await EscrowStore.escrow(
+                    id: escrow.id, lock: true, kind: self.database.kind, on: connection)
+            else { preconditionFailure("an escrow is never deleted") }
+            if current.paymentID == nil {
+                current.paymentID = payment.id.description
+                try await EscrowStore.update(current, on: connection)
+            }
+            return current
+        }
+        return (recorded, payment)
+    }
+
+    /// Cancels an escrow whose payment could not even start, and gives its unit back to the link.
+    private func cancelUnpaid(_ id: Escrow.ID, reason: String) async throws {
+        let now = self.clock.now()
+        try await self.database.transaction { connection in
+            guard
+                let escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection),
+                escrow.status == .pending
+            else { return }
+            _ = try await self.transitions.apply(
+                .paymentFailed, to: escrow, actor: .system, reason: reason, now: now, on: connection)
+            try await self.returnUnit(of: escrow, now: now, on: connection)
+        }
+        self.outbox.notifyCommitted()
+    }
+
+    private func returnUnit(of escrow: Escrow, now: Timestamp, on connection: any SQLDatabase) async throws {
+        try await EscrowStore.returnUnit(of: escrow, now: now, kind: self.database.kind, on: connection)
+    }
+
+    private func escrow(linkID: PaymentLink.ID, checkoutKey: String) async throws -> Escrow? {
+        try await self.database.withConnection { connection in
+            try await EscrowStore.escrow(linkID: linkID, checkoutKey: checkoutKey, on: connection)
+        }
+    }
+
+    static func checkPayable(_ link: PaymentLink, now: Timestamp) throws(EscrowError) {
+        guard link.status == .active else { throw .linkClosed }
+        if let expiresAt = link.expiresAt, now >= expiresAt { throw .linkExpired }
+        if let available = link.quantityAvailable, available <= 0 { throw .linkSoldOut }
+    }
+
+    private func chooseGateway(for currency: Currency, _ request: Checkout) throws(EscrowError) -> GatewayName {
+        let candidates = self.payments.gateways(taking: currency, with: .mobileMoney).filter {
+            request.email != nil || !self.payments.gatewayRequiresEmail($0)
+        }
+        if let asked = request.gateway {
+            guard candidates.contains(asked) else { throw .noGateway(currency: currency) }
+            return asked
+        }
+        let preferred = self.configuration.gatewayPreference.first(where: candidates.contains)
+        guard let chosen = preferred ?? candidates.first else { throw .noGateway(currency: currency) }
+        return chosen
+    }
+
+    /// The mobile-money network a checkout uses when it names none.
+    static func defaultProvider(for currency: Currency) -> MobileMoneyProvider {
+        currency == .ghs ? .mtn : .mpesa
+    }
+
+    /// Opens the accounts a link's escrows use: escrow holding and revenue (platform), the seller's payable.
+    private func ensureAccounts(seller: String, currency: Currency) async throws {
+        let accounts = [
+            NewAccount(
+                id: EscrowTransitions.holdingAccount(currency), currency: currency, code: .escrowHolding,
+                ownerReference: "platform", flags: [.debitsMustNotExceedCredits]),
+            NewAccount(
+                id: EscrowTransitions.revenueAccount(currency), currency: currency, code: .platformRevenue,
+                ownerReference: "platform", flags: [.debitsMustNotExceedCredits]),
+            NewAccount(
+                id: try EscrowTransitions.payableAccount(seller: seller, currency: currency), currency: currency,
+                code: .sellerPayable, ownerReference: seller, flags: [.debitsMustNotExceedCredits, .history]),
+        ]
+        for result in try await self.ledger.createAccounts(accounts) {
+            if case .failed(let error) = result {
+                throw EscrowServiceError.ledgerRefused("account: \(error)")
+            }
+        }
+    }
+
+    // MARK: Escrows
+
+    /// Who is asking about an escrow.
+    public struct Party: Sendable, Hashable {
+        public var ownerReference: String
+        public var isAdmin: Bool
+
+        public init(ownerReference: String, isAdmin: Bool) {
+            self.ownerReference = ownerReference
+            self.isAdmin = isAdmin
+        }
+    }
+
+    /// A party's part in an escrow.
+    public enum Role: String, Sendable, Hashable {
+        case seller, buyer, admin
+    }
+
+    /// The escrow and its log, with the asker's part in it; nil when it does not exist or the asker is no party.
+    public func escrow(_ id: Escrow.ID, for party: Party) async throws -> (Escrow, [EscrowTransition], Role)? {
+        let found = try await self.database.withConnection { connection -> (Escrow, [EscrowTransition])? in
+            guard
+                let escrow = try await EscrowStore.escrow(id: id, lock: false, kind: self.database.kind, on: connection)
+            else { return nil }
+            return (escrow, try await EscrowStore.transitions(escrowID: id, on: connection))
+        }
+        guard let (escrow, log) = found, let role = try await self.role(of: party, in: escrow) else { return nil }
+        return (escrow, log, role)
+    }
+
+    /// The escrows where the asker is the seller or the buyer, newest first.
+    public func escrows(for party: Party, before: Escrow.ID?, limit: Int) async throws -> [Escrow] {
+        let phone = try await self.parties.phone(of: party.ownerReference)
+        return try await self.database.withConnection { connection in
+            try await EscrowStore.escrows(
+                sellerReference: party.ownerReference, buyerPhone: phone, before: before, limit: limit,
+                on: connection)
+        }
+    }
+
+    /// The seller ships (`.ship`) or marks delivered (`.deliver`); the buyer confirms (`.confirm`), which releases.
+    /// - Throws: `EscrowError.escrowNotFound` (no such escrow, or the asker is no party), `.sellerOnly`,
+    ///   `.buyerOnly`, `.invalidTransition`, `.notFunded`.
+    public func act(
+        _ event: EscrowEvent, on id: Escrow.ID, by party: Party, shipping: Escrow.Shipping? = nil
+    ) async throws -> Escrow {
+        let now = self.clock.now()
+        let phone = try await self.parties.phone(of: party.ownerReference)
+        let escrow = try await self.database.transaction { connection -> Escrow in
+            guard
+                var escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection),
+                let role = Self.role(of: party, phone: phone, in: escrow)
+            else { throw EscrowError.escrowNotFound }
+            let actor: EscrowTransitions.Actor
+            switch event {
+            case .ship, .deliver:
+                guard role == .seller || role == .admin else { throw EscrowError.sellerOnly }
+                actor = role == .admin ? .admin : .seller
+            case .confirm:
+                guard role == .buyer else { throw EscrowError.buyerOnly }
+                actor = .buyer
+            default:
+                preconditionFailure("act takes ship, deliver or confirm")
+            }
+            if event == .ship, let shipping { escrow.shipping = shipping }
+            return try await self.transitions.apply(
+                event, to: escrow, actor: actor, reason: nil, now: now, on: connection)
+        }
+        self.outbox.notifyCommitted()
+        return escrow
+    }
+
+    /// Releases delivered escrows whose inspection window ended, one batch in one transaction; returns how many.
+    /// Safe with many instances on one PostgreSQL: each escrow row is taken by one (`SKIP LOCKED`).
+    ///
+    /// Should the batch fail (the ledger refusing one release), its escrows are released one per transaction
+    /// instead, so one bad escrow is logged and skipped rather than holding up every other.
+    @discardableResult
+    public func releaseDue() async throws -> Int {
+        let now = self.clock.now()
+        do {
+            let released = try await self.database.transaction { connection -> Int in
+                let due = try await EscrowStore.dueForRelease(
+                    now: now, limit: self.configuration.releaseBatchSize, lock: true, kind: self.database.kind,
+                    on: connection)
+                for escrow in due {
+                    _ = try await self.autoRelease(escrow, now: now, on: connection)
+                }
+                return due.count
+            }
+            if released > 0 { self.outbox.notifyCommitted() }
+            return released
+        } catch {
+            self.logger.warning(
+                "escrow settlement batch failed; releasing one at a time", metadata: ["error": "\(error)"])
+        }
+        let due = try await self.database.withConnection { connection in
+            try await EscrowStore.dueForRelease(
+                now: now, limit: self.configuration.releaseBatchSize, lock: false, kind: self.database.kind,
+                on: connection)
+        }
+        var released = 0
+        for candidate in due {
+            do {
+                let done = try await self.database.transaction { connection -> Bool in
+                    guard
+                        let escrow = try await EscrowStore.escrow(
+                            id: candidate.id, lock: true, kind: self.database.kind, on: connection),
+                        escrow.status == .delivered
+                    else { return false }
+                    _ = try await self.autoRelease(escrow, now: now, on: connection)
+                    return true
+                }
+                if done { released += 1 }
+            } catch {
+                self.logger.error(
+                    "escrow could not be released; it stays delivered",
+                    metadata: ["escrow.id": "\(candidate.id)", "error": "\(error)"])
+            }
+        }
+        if released > 0 { self.outbox.notifyCommitted() }
+        return released
+    }
+
+    private func autoRelease(_ escrow: Escrow, now: Timestamp, on connection: any SQLDatabase) async throws -> Escrow {
+        try await self.transitions.apply(
+            .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
+    }
+
+    private func role(of party: Party, in escrow: Escrow) async throws -> Role? {
+        if party.ownerReference == escrow.sellerReference { return .seller }
+        return Self.role(of: party, phone: try await self.parties.phone(of: party.ownerReference), in: escrow)
+    }
+
+    private static func role(of party: Party, phone: PhoneNumber?, in escrow: Escrow) -> Role? {
+        if party.ownerReference == escrow.sellerReference { return .seller }
+        if let phone, phone == escrow.buyerPhone { return .buyer }
+        return party.isAdmin ? .admin : nil
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import HTTPTypes
+import KauriCore
+import KauriDatabase
+import KauriEscrow
+import KauriLedger
+import KauriMessaging
+import KauriTestSupport
+import Testing
+
+/// The S4 story over HTTP against the sandbox, on SQLite and PostgreSQL: a seller signed in by phone creates a
+/// link, a buyer pays it by M-Pesa STK push, the money is held, the seller ships and delivers, the buyer confirms,
+/// and the money is released to the seller less the platform fee.
+@Suite("Escrow flow", .serialized)
+struct EscrowFlowTests {
+    static let sellerPhone = "+254711000111"
+    /// Ends in 0000: the sandbox approves the STK push.
+    static let buyerPhone = "+254700000000"
+    static let price: Int64 = 150_000
+    /// 1.5% + KES 10.00 of KES 1,500.00.
+    static let fee: Int64 = 2_250 + 1_000
+
+    static func run(_ body: @escaping @Sendable (PaymentHarness) async throws -> Void) async throws {
+        for kind in TestDatabases.kinds {
+            try await PaymentHarness.with(
+                kind,
+                escrow: { configuration in
+                    configuration.fees = EscrowFees(basisPoints: 150, fixed: [.kes: 1_000])
+                }, body)
+        }
+    }
+
+    @Test("seller links, buyer pays by STK push, seller ships and delivers, buyer confirms: released less the fee")
+    func fullFlow() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            let link = try await harness.send(
+                .post, "/v1/payment-links",
+                [
+                    "title": "Kitenge dress", "description": "Size M", "price": Self.price, "currency": "KES",
+                    "quantity": 2,
+                ],
+                token: seller)
+            #expect(link.status == .created, "\(link.json)")
+            #expect((link["url"] as? String)?.hasSuffix("/pay/\(link.id)") == true)
+            let shown = try await harness.send(.get, "/v1/payment-links/\(link.id)", token: nil)
+            #expect(shown["payable"] as? Bool == true)
+            #expect(shown["quantity_sold"] == nil, "buyers do not see sales")
+
+            let missingKey = try await harness.send(
+                .post, "/v1/payment-links/\(link.id)/checkout", ["phone": Self.buyerPhone, "name": "Amina"], token: nil)
+            #expect(missingKey.code == "idempotency.key_missing")
+
+            let key = UUID().uuidString
+            let checkout = try await harness.send(
+                .post, "/v1/payment-links/\(link.id)/checkout", ["phone": "0700000000", "name": "Amina"], token: nil,
+                idempotencyKey: key)
+            #expect(checkout.status == .created, "\(checkout.json)")
+            #expect(checkout["status"] as? String == "pending")
+            #expect(checkout["gateway"] as? String == "mpesa")
+            let payment = try #require(checkout["payment"] as? [String: Any])
+            let paymentID = try #require(payment["id"] as? String)
+            #expect((payment["next_action"] as? [String: Any])?["type"] as? String == "confirm_on_phone")
+            // The same checkout again opens nothing new.
+            let again = try await harness.send(
+                .post, "/v1/payment-links/\(link.id)/checkout", ["phone": "0700000000", "name": "Amina"], token: nil,
+                idempotencyKey: key)
+            #expect(again.id == checkout.id)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM escrows") == 1)
+
+            try await harness.waitFor(paymentID, status: "succeeded")
+            let escrowID = checkout.id
+            let paid = try await harness.send(.get, "/v1/escrows/\(escrowID)", token: seller)
+            #expect(paid["status"] as? String == "paid", "\(paid.json)")
+            #expect((paid["buyer"] as? [String: Any])?["phone"] as? String != Self.buyerPhone, "masked for the seller")
+            #expect(try await Self.balance("escrow_holding:platform:KES", harness) == Self.price)
+            // The seller owns the payment but cannot refund it around the escrow.
+            let refund = try await harness.send(
+                .post, "/v1/payments/\(paymentID)/refunds", [:], token: seller, idempotencyKey: UUID().uuidString)
+            #expect(refund.code == "payment.refund_managed", "\(refund.json)")
+
+            // Who may do what.
+            let anonymous = try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: nil)
+            #expect(anonymous.status == .unauthorized)
+            let buyer = try await Self.signIn(Self.buyerPhone, harness)
+            let stranger = try await Self.signIn("+254722000333", harness)
+            #expect(try await harness.send(.get, "/v1/escrows/\(escrowID)", token: stranger).code == "escrow.not_found")
+            #expect(
+                try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: seller).code
+                    == "escrow.buyer_only")
+            #expect(
+                try await harness.send(.post, "/v1/escrows/\(escrowID)/ship", token: buyer).code
+                    == "escrow.seller_only")
+            #expect(
+                try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: buyer).code
+                    == "escrow.invalid_transition")
+            let buyerView = try await harness.send(.get, "/v1/escrows/\(escrowID)", token: buyer)
+            #expect(buyerView["role"] as? String == "buyer")
+            #expect((buyerView["seller"] as? [String: Any])?["phone"] as? String != Self.sellerPhone)
+
+            let shipped = try await harness.send(
+                .post, "/v1/escrows/\(escrowID)/ship", ["carrier": "G4S", "tracking_number": "KE123"], token: seller)
+            #expect(shipped["status"] as? String == "shipped", "\(shipped.json)")
+            #expect((shipped["shipping"] as? [String: Any])?["carrier"] as? String == "G4S")
+            let delivered = try await harness.send(.post, "/v1/escrows/\(escrowID)/deliver", token: seller)
+            #expect(delivered["status"] as? String == "delivered")
+            #expect(delivered["release_due_at"] is String)
+            let confirmed = try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: buyer)
+            #expect(confirmed["status"] as? String == "completed", "\(confirmed.json)")
+            #expect(
+                try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: buyer).code
+                    == "escrow.invalid_transition")
+
+            #expect(try await Self.balance("escrow_holding:platform:KES", harness) == 0)
+            #expect(try await Self.balance("platform_revenue:platform:KES", harness) == Self.fee)
+            let sellerID = try #require(try await Self.ownerReference(seller, harness))
+            #expect(try await Self.balance("seller_payable:\(sellerID):KES", harness) == Self.price - Self.fee)
+            #expect(try await harness.transfers(startingWith: escrowID) == 2)
+            let report = try await LedgerVerifier.verify(harness.database)
+            #expect(report.isValid, "\(report.violations)")
+
+            let final = try await harness.send(.get, "/v1/escrows/\(escrowID)", token: buyer)
+            let timeline = try #require(final["timeline"] as? [[String: Any]])
+            #expect(
+                timeline.map { $0["status"] as? String } == ["pending", "paid", "shipped", "delivered", "completed"])
+            #expect(timeline.map { $0["actor"] as? String } == ["buyer", "gateway", "seller", "seller", "buyer"])
+            let sellerSMS = try await Self.messages(to: Self.sellerPhone, harness)
+            #expect(sellerSMS.contains { ($0["body"] as? String)?.contains("paid") == true })
+            #expect(sellerSMS.contains { ($0["body"] as? String)?.contains("released") == true })
+            let listed = try await harness.send(.get, "/v1/escrows", token: buyer)
+            #expect((listed["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [escrowID])
+        }
+    }
+
+    @Test("a delivered escrow is released when the inspection window ends (injected clock), once")
+    func autoRelease() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            let escrowID = try await Self.paidEscrow(seller: seller, harness)
+            _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/ship", token: seller)
+            _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/deliver", token: seller)
+            let escrows = harness.dependencies.escrows
+            harness.clock.advance(milliseconds: 72 * 3_600_000 - 1)
+            #expect(try await escrows.releaseDue() == 0)
+            harness.clock.advance(milliseconds: 1)
+            #expect(try await escrows.releaseDue() == 1)
+            #expect(try await escrows.releaseDue() == 0)
+            // Access tokens last 10 minutes: sign in again, three days later.
+            let later = try await Self.signIn(Self.sellerPhone, harness)
+            let released = try await harness.send(.get, "/v1/escrows/\(escrowID)", token: later)
+            #expect(released["status"] as? String == "completed")
+            #expect((released["timeline"] as? [[String: Any]])?.last?["actor"] as? String == "system")
+            #expect(try await Self.balance("escrow_holding:platform:KES", harness) == 0)
+            #expect(try await harness.transfers(startingWith: escrowID) == 2)
+        }
+    }
+
+    @Test("closed, expired and sold-out links, shipping unpaid, a declined payment: specific codes, nothing moves")
+    func badInput() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            func link(_ extra: [String: Any] = [:]) async throws -> String {
+                var body: [String: Any] = ["title": "Sandals", "price": Self.price, "currency": "KES"]
+                body.merge(extra) { $1 }
+                let reply = try await harness.send(.post, "/v1/payment-links", body, token: seller)
+                #expect(reply.status == .created, "\(reply.json)")
+                return reply.id
+            }
+            func checkout(_ linkID: String, phone: String = Self.buyerPhone) async throws -> PaymentHarness.Reply {
+                try await harness.send(
+                    .post, "/v1/payment-links/\(linkID)/checkout", ["phone": phone, "name": "Baraka"], token: nil,
+                    idempotencyKey: UUID().uuidString)
+            }
+            let tooCheap = try await harness.send(
+                .post, "/v1/payment-links", ["title": "Pin", "price": 1_000, "currency": "KES"], token: seller)
+            #expect(tooCheap.code == "escrow.price_below_fee")
+            let noGateway = try await harness.send(
+                .post, "/v1/payment-links", ["title": "Pin", "price": 100_000, "currency": "XOF"], token: seller)
+            #expect(noGateway.code == "escrow.no_gateway")
+
+            let closed = try await link()
+            #expect(
+                try await harness.send(.post, "/v1/payment-links/\(closed)/close", token: seller)["status"]
+                    as? String == "closed")
+            #expect(try await checkout(closed).code == "escrow.link_closed")
+
+            let single = try await link(["quantity": 1])
+            let pending = try await checkout(single, phone: "+254700000004")  // never completes
+            #expect(pending.status == .created, "\(pending.json)")
+            #expect(try await checkout(single).code == "escrow.link_sold_out")
+            // Shipping before the money arrived.
+            #expect(
+                try await harness.send(.post, "/v1/escrows/\(pending.id)/ship", token: seller).code
+                    == "escrow.not_funded")
+
+            // A declined payment cancels the escrow and puts the unit back on sale.
+            let declinedLink = try await link(["quantity": 1])
+            let declined = try await checkout(declinedLink, phone: "+254700000001")
+            let paymentID = try #require((declined["payment"] as? [String: Any])?["id"] as? String)
+            try await harness.waitFor(paymentID, status: "failed")
+            let cancelled = try await harness.send(.get, "/v1/escrows/\(declined.id)", token: seller)
+            #expect(cancelled["status"] as? String == "cancelled")
+            let relisted = try await harness.send(.get, "/v1/payment-links/\(declinedLink)", token: seller)
+            #expect(relisted["quantity_available"] as? Int == 1)
+            #expect(relisted["payable"] as? Bool == true)
+            #expect(try await harness.transfers(startingWith: declined.id) == 0)
+            #expect(try await Self.balance("escrow_holding:platform:KES", harness) == 0)
+
+            // Last: moving the clock outlives the seller's access token.
+            let expiring = try await link(["expires_at": harness.clock.now().adding(milliseconds: 3_600_000).rfc3339])
+            harness.clock.advance(milliseconds: 3_600_000)
+            #expect(try await checkout(expiring).code == "escrow.link_expired")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A link checked out and paid; returns the escrow id.
+    static func paidEscrow(seller: String, _ harness: PaymentHarness) async throws -> String {
+        let link = try await harness.send(
+            .post, "/v1/payment-links", ["title": "Basket", "price": Self.price, "currency": "KES"], token: seller)
+        let checkout = try await harness.send(
+            .post, "/v1/payment-links/\(link.id)/checkout", ["phone": Self.buyerPhone, "name": "Amina"], token: nil,
+            idempotencyKey: UUID().uuidString)
+        let paymentID = try #require((checkout["payment"] as? [String: Any])?["id"] as? String)
+        try await harness.waitFor(paymentID, status: "succeeded")
+        return checkout.id
+    }
+
+    /// Signs in by SMS code (read from the dev sink); returns the access token.
+    static func signIn(_ phone: String, _ harness: PaymentHarness) async throws -> String {
+        let requested = try await harness.send(.post, "/v1/auth/otp", ["phone": phone], token: nil)
+        #expect(requested.status == .accepted, "\(requested.json)")
+        let body = try #require(try await Self.messages(to: phone, harness).first?["body"] as? String)
+        let code = try #require(body.firstMatch(of: /\d{6}/).map { String($0.output) })
+        let reply = try await harness.send(.post, "/v1/auth/otp/verify", ["phone": phone, "code": code], token: nil)
+        return try #require(reply["access_token"] as? String, "\(reply.json)")
+    }
+
+    /// The dev sink's SMS to `phone`, newest first, after delivering the outbox.
+    static func messages(to phone: String, _ harness: PaymentHarness) async throws -> [[String: Any]] {
+        let dependencies = harness.dependencies
+        let service = OutboxDeliveryService(
+            outbox: dependencies.outbox, database: harness.database, sms: dependencies.sms, email: dependencies.email,
+            clock: harness.clock, logger: TestDatabases.logger)
+        // The application's own delivery service may hold a message it is sending: wait for it too.
+        for _ in 0..<500 {
+            while try await service.deliverDue() > 0 {}
+            if try await harness.count("SELECT COUNT(*) AS n FROM outbox_messages WHERE status = 'pending'") == 0 {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let encoded = phone.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? phone
+        return try await harness.send(.get, "/v1/dev/messages?to=\(encoded)")["data"] as? [[String: Any]] ?? []
+    }
+
+    /// The user id behind an access token.
+    static func ownerReference(_ token: String, _ harness: PaymentHarness) async throws -> String? {
+        try await harness.send(.get, "/v1/me", token: token)["id"] as? String
+    }
+
+    /// Credits posted − debits posted of an account (0 when it does not exist).
+    static func balance(_ id: String, _ harness: PaymentHarness) async throws -> Int64 {
+        let account = try await harness.dependencies.ledger.account(try #require(LedgerAccount.ID(id)))
+        return account.map { $0.balances.creditsPosted - $0.balances.debitsPosted } ?? 0
+    }
+}
