@@ -22,11 +22,17 @@ struct EscrowFlowTests {
 
     static func run(_ body: @escaping @Sendable (PaymentHarness) async throws -> Void) async throws {
         for kind in TestDatabases.kinds {
-            try await PaymentHarness.with(
-                kind,
-                escrow: { configuration in
-                    configuration.fees = EscrowFees(basisPoints: 150, fixed: [.kes: 1_000])
-                }, body)
+            do {
+                try await PaymentHarness.with(
+                    kind,
+                    escrow: { configuration in
+                        configuration.fees = EscrowFees(basisPoints: 150, fixed: [.kes: 1_000])
+                    }, body)
+            } catch {
+                // PostgreSQL's errors describe themselves only when asked.
+                Issue.record("\(kind): \(String(reflecting: error))")
+                throw error
+            }
         }
     }
 
