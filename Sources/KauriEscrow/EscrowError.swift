@@ -24,4 +24,6 @@ public enum EscrowError: Error, Sendable, Hashable {
     case sellerOnly
     /// Only the buyer (signed in with the phone that paid) may do this.
     case buyerOnly
+    /// The checkout's Idempotency-Key was used on this link for another buyer's phone.
+    case checkoutKeyReused
 }

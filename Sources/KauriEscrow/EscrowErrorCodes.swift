@@ -27,6 +27,8 @@ public enum EscrowErrorCodes {
             APIError(Self.sellerOnly)
         case .buyerOnly:
             APIError(Self.buyerOnly, detail: "sign in with the phone number that paid")
+        case .checkoutKeyReused:
+            APIError(.idempotencyKeyReused, detail: "this Idempotency-Key already paid this link from another phone")
         }
     }
 

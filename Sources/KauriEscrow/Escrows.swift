@@ -202,6 +202,8 @@ public final class Escrows: Sendable {
     }
 
     private func resume(_ escrow: Escrow, _ request: Checkout) async throws -> (Escrow, Payment) {
+        // The key is scoped by link, not by caller (the checkout is public): a retry must be the same buyer's.
+        guard escrow.buyerPhone == request.phone else { throw EscrowError.checkoutKeyReused }
         if let paymentID = escrow.paymentID.flatMap(Payment.ID.init),
             let payment = try await self.payments.payment(paymentID, ownerReference: nil)
         {

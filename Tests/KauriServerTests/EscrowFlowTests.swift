@@ -72,6 +72,10 @@ struct EscrowFlowTests {
                 .post, "/v1/payment-links/\(link.id)/checkout", ["phone": "0700000000", "name": "Amina"], token: nil,
                 idempotencyKey: key)
             #expect(again.id == checkout.id)
+            let otherBuyer = try await harness.send(
+                .post, "/v1/payment-links/\(link.id)/checkout", ["phone": "0700000099", "name": "Juma"], token: nil,
+                idempotencyKey: key)
+            #expect(otherBuyer.code == "idempotency.key_reused", "\(otherBuyer.json)")
             #expect(try await harness.count("SELECT COUNT(*) AS n FROM escrows") == 1)
 
             try await harness.waitFor(paymentID, status: "succeeded")
