@@ -32,6 +32,10 @@ public struct Escrow: Sendable, Hashable {
     public var shipping: Shipping?
     /// When a delivered escrow is released if the buyer says nothing (the inspection window's end).
     public var releaseDueAt: Timestamp?
+    /// What a dispute's resolution returns to the buyer (through a refund of the payment); 0 otherwise.
+    public var refundAmount: Int64 = 0
+    /// That refund, once the payments module has it.
+    public var refundID: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 
@@ -104,6 +108,7 @@ public enum EscrowEvent: String, Sendable, Hashable, CaseIterable {
     case openDispute = "open_dispute"
     case resolveRelease = "resolve_release"
     case resolveRefund = "resolve_refund"
+    case resolveSplit = "resolve_split"
 }
 
 extension EscrowStatus {
@@ -119,6 +124,7 @@ extension EscrowStatus {
         case (.paid, .openDispute), (.shipped, .openDispute), (.delivered, .openDispute): .disputed
         case (.disputed, .resolveRelease): .completed
         case (.disputed, .resolveRefund): .refunded
+        case (.disputed, .resolveSplit): .completed
         default: nil
         }
     }

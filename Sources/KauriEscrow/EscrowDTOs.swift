@@ -216,11 +216,14 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
     let timeline: [EscrowTransition]?
     let role: Escrows.Role
     let payment: Payment?
+    var dispute: EscrowDispute? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, object, status, title, amount, fee, currency, buyer, seller, gateway, shipping, timeline, role
-        case payment
+        case payment, dispute
         case linkID = "link_id"
+        case refundAmount = "refund_amount"
+        case refundID = "refund_id"
         case sellerAmount = "seller_amount"
         case paymentID = "payment_id"
         case releaseDueAt = "release_due_at"
@@ -249,6 +252,17 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         try container.encode(escrow.gateway, forKey: .gateway)
         try container.encode(escrow.shipping, forKey: .shipping)
         try container.encode(escrow.releaseDueAt?.rfc3339, forKey: .releaseDueAt)
+        try container.encode(escrow.refundAmount, forKey: .refundAmount)
+        try container.encode(escrow.refundID, forKey: .refundID)
+        if let dispute = self.dispute {
+            try container.encode(
+                DisputeEntry(
+                    id: dispute.id.description, status: dispute.status.rawValue, openedBy: dispute.openedBy,
+                    reason: dispute.reason, evidence: dispute.evidence, evidenceLinks: dispute.evidenceLinks,
+                    outcome: dispute.outcome, sellerAmount: dispute.sellerAmount, refundAmount: dispute.refundAmount,
+                    resolutionNote: dispute.resolutionNote, createdAt: dispute.createdAt.rfc3339,
+                    resolvedAt: dispute.resolvedAt?.rfc3339), forKey: .dispute)
+        }
         try container.encode(escrow.createdAt.rfc3339, forKey: .createdAt)
         try container.encode(escrow.updatedAt.rfc3339, forKey: .updatedAt)
         if let timeline = self.timeline {
@@ -259,6 +273,32 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
                 }, forKey: .timeline)
         }
         if let payment = self.payment { try container.encode(PaymentResponse(payment), forKey: .payment) }
+    }
+
+    struct DisputeEntry: Encodable {
+        let id: String
+        let status: String
+        let openedBy: String
+        let reason: String
+        let evidence: String?
+        let evidenceLinks: [String]
+        let outcome: String?
+        let sellerAmount: Int64?
+        let refundAmount: Int64?
+        let resolutionNote: String?
+        let createdAt: String
+        let resolvedAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, reason, evidence, outcome
+            case openedBy = "opened_by"
+            case evidenceLinks = "evidence_links"
+            case sellerAmount = "seller_amount"
+            case refundAmount = "refund_amount"
+            case resolutionNote = "resolution_note"
+            case createdAt = "created_at"
+            case resolvedAt = "resolved_at"
+        }
     }
 
     struct TimelineEntry: Encodable {
@@ -294,9 +334,111 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
                 "description": "Delivered: when the money is released if the buyer does nothing.",
             ],
             "timeline": ["type": "array", "items": ["type": "object"]],
+            "refund_amount": ["type": "integer", "description": "What a dispute's resolution returns to the buyer."],
+            "refund_id": ["type": ["string", "null"], "description": "That refund in the payments API."],
+            "dispute": [
+                "type": "object",
+                "description": "The escrow's dispute: id, status, opened_by, reason, evidence, outcome, amounts.",
+            ],
             "payment": ["type": "object", "description": "Checkout only: the payment and its next_action."],
             "created_at": ["type": "string", "format": "date-time"],
             "updated_at": ["type": "string", "format": "date-time"],
+        ],
+    ]
+}
+
+/// `POST /v1/escrows/{id}/disputes`.
+struct OpenDisputeRequest: Decodable {
+    let reason: String
+    let evidence: String?
+    let evidenceLinks: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case reason, evidence
+        case evidenceLinks = "evidence_links"
+    }
+
+    static let reasonLengthMax = 500
+    static let evidenceLengthMax = 5_000
+    static let linksMax = 10
+    static let linkLengthMax = 2_048
+
+    func validated() throws(APIError) -> Escrows.NewDispute {
+        var errors: [APIError.FieldError] = []
+        let reason = self.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        if reason.isEmpty || reason.count > Self.reasonLengthMax {
+            errors.append(.init(field: "reason", code: "invalid", message: "1–\(Self.reasonLengthMax) characters"))
+        }
+        if let evidence = self.evidence, evidence.count > Self.evidenceLengthMax {
+            errors.append(
+                .init(field: "evidence", code: "too_long", message: "at most \(Self.evidenceLengthMax) characters"))
+        }
+        let links = self.evidenceLinks ?? []
+        if links.count > Self.linksMax
+            || links.contains(where: { link in
+                let url = URL(string: link)
+                return link.count > Self.linkLengthMax || url?.host == nil
+                    || !["http", "https"].contains(url?.scheme?.lowercased() ?? "")
+            })
+        {
+            errors.append(
+                .init(
+                    field: "evidence_links", code: "invalid",
+                    message: "at most \(Self.linksMax) absolute http(s) URLs"))
+        }
+        guard errors.isEmpty else { throw APIError.validation(errors) }
+        return Escrows.NewDispute(reason: reason, evidence: self.evidence, evidenceLinks: links)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["reason"],
+        "properties": [
+            "reason": ["type": "string", "maxLength": 500],
+            "evidence": ["type": "string", "maxLength": 5_000, "description": "What happened, in words."],
+            "evidence_links": ["type": "array", "items": ["type": "string"], "maxItems": 10],
+        ],
+    ]
+}
+
+/// `POST /v1/escrows/{id}/dispute/resolve`.
+struct ResolveDisputeRequest: Decodable {
+    let outcome: String
+    let sellerAmount: Int64?
+    let note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case outcome, note
+        case sellerAmount = "seller_amount"
+    }
+
+    static let noteLengthMax = 1_000
+
+    func validated() throws(APIError) -> (EscrowDispute.Resolution, String?) {
+        if let note = self.note, note.count > Self.noteLengthMax {
+            throw APIError.invalidField("note", code: "too_long", "at most \(Self.noteLengthMax) characters")
+        }
+        switch self.outcome {
+        case "release": return (.release, self.note)
+        case "refund": return (.refund, self.note)
+        case "split":
+            guard let sellerAmount = self.sellerAmount else {
+                throw APIError.invalidField("seller_amount", code: "required", "a split names the seller's part")
+            }
+            return (.split(sellerAmount: sellerAmount), self.note)
+        default:
+            throw APIError.invalidField("outcome", code: "invalid", "release, refund or split")
+        }
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["outcome"],
+        "properties": [
+            "outcome": ["type": "string", "enum": ["release", "refund", "split"]],
+            "seller_amount": [
+                "type": "integer", "minimum": 1,
+                "description": "split: the seller's part (before its share of the fee); the rest is refunded.",
+            ],
+            "note": ["type": "string", "maxLength": 1_000],
         ],
     ]
 }

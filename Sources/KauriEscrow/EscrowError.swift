@@ -26,4 +26,6 @@ public enum EscrowError: Error, Sendable, Hashable {
     case buyerOnly
     /// The checkout's Idempotency-Key was used on this link for another buyer's phone.
     case checkoutKeyReused
+    /// A split must give the seller more than nothing and less than everything.
+    case splitInvalid(amount: Int64)
 }

@@ -27,6 +27,9 @@ public enum EscrowErrorCodes {
             APIError(Self.sellerOnly)
         case .buyerOnly:
             APIError(Self.buyerOnly, detail: "sign in with the phone number that paid")
+        case .splitInvalid(let amount):
+            APIError.invalidField(
+                "seller_amount", code: "out_of_range", "a split gives the seller 1 to \(amount - 1) minor units")
         case .checkoutKeyReused:
             APIError(.idempotencyKeyReused, detail: "this Idempotency-Key already paid this link from another phone")
         }

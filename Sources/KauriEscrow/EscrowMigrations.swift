@@ -69,6 +69,34 @@ public enum EscrowMigrations {
                     PRIMARY KEY (escrow_id, sequence)
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            module: "escrow", version: 2, name: "create_escrow_disputes",
+            sql: [
+                // What a dispute's resolution returns to the buyer, and the payments module's refund doing it
+                // (null until created: the settlement pass creates any that a crash left out).
+                "ALTER TABLE escrows ADD COLUMN refund_amount BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE escrows ADD COLUMN refund_id TEXT",
+                // One dispute per escrow: opened by a party, resolved once by an admin.
+                """
+                CREATE TABLE escrow_disputes (
+                    id TEXT PRIMARY KEY,
+                    escrow_id TEXT NOT NULL UNIQUE REFERENCES escrows (id),
+                    opened_by TEXT NOT NULL CHECK (opened_by IN ('buyer', 'seller')),
+                    reason TEXT NOT NULL,
+                    evidence TEXT,
+                    evidence_links TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+                    outcome TEXT CHECK (outcome IN ('release', 'refund', 'split')),
+                    seller_amount BIGINT,
+                    refund_amount BIGINT,
+                    resolution_note TEXT,
+                    resolved_by TEXT,
+                    created_at BIGINT NOT NULL,
+                    resolved_at BIGINT
+                )
+                """,
+                "CREATE INDEX escrows_refund_due ON escrows (id) WHERE refund_amount > 0 AND refund_id IS NULL",
+            ]),
     ]
 }

@@ -172,7 +172,53 @@ public struct EscrowRoutes: Sendable {
             guard let id = context.parameters.get("id").flatMap(Escrow.ID.init),
                 let (escrow, timeline, role) = try await self.escrows.escrow(id, for: party)
             else { throw APIError(EscrowErrorCodes.escrowNotFound) }
-            return EscrowResponse(escrow: escrow, timeline: timeline, role: role, payment: nil)
+            return EscrowResponse(
+                escrow: escrow, timeline: timeline, role: role, payment: nil,
+                dispute: try await self.escrows.dispute(of: id))
+        }
+
+        api.on(
+            .post, "/v1/escrows/{id}/disputes",
+            OperationDoc(
+                "openEscrowDispute",
+                summary: "The buyer or the seller disputes a paid, shipped or delivered escrow: the money is frozen.",
+                tag: "escrow", requestSchema: OpenDisputeRequest.schema,
+                responses: [.json(201, "The escrow, disputed, with its dispute.", schema: RouteRegistry.ref("Escrow"))],
+                errorStatuses: [400, 401, 404, 409])
+        ) { request, context in
+            let party = try Self.party(context)
+            guard let id = context.parameters.get("id").flatMap(Escrow.ID.init) else {
+                throw APIError(EscrowErrorCodes.escrowNotFound)
+            }
+            let body = try await request.decode(as: OpenDisputeRequest.self, context: context).validated()
+            let (escrow, dispute) = try await Self.mapped {
+                try await self.escrows.openDispute(body, on: id, by: party)
+            }
+            let role: Escrows.Role = escrow.sellerReference == party.ownerReference ? .seller : .buyer
+            return EditedResponse(
+                status: .created,
+                response: EscrowResponse(escrow: escrow, timeline: nil, role: role, payment: nil, dispute: dispute))
+        }
+
+        api.on(
+            .post, "/v1/escrows/{id}/dispute/resolve",
+            OperationDoc(
+                "resolveEscrowDispute",
+                summary: "An admin ends a dispute: release to the seller, refund to the buyer, or split.",
+                tag: "escrow", requestSchema: ResolveDisputeRequest.schema,
+                responses: [.json(200, "The escrow, resolved.", schema: RouteRegistry.ref("Escrow"))],
+                errorStatuses: [400, 401, 403, 404, 409, 422])
+        ) { request, context in
+            let caller = try context.requireRole(.admin)
+            guard let id = context.parameters.get("id").flatMap(Escrow.ID.init) else {
+                throw APIError(EscrowErrorCodes.escrowNotFound)
+            }
+            let (resolution, note) = try await request.decode(as: ResolveDisputeRequest.self, context: context)
+                .validated()
+            let (escrow, dispute) = try await Self.mapped {
+                try await self.escrows.resolveDispute(of: id, resolution, note: note, admin: caller.ownerReference)
+            }
+            return EscrowResponse(escrow: escrow, timeline: nil, role: .admin, payment: nil, dispute: dispute)
         }
 
         for (path, event, summary) in [

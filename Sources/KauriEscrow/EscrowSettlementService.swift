@@ -17,6 +17,7 @@ public struct EscrowSettlementService: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 while try await self.escrows.releaseDue() == self.escrows.configuration.releaseBatchSize {}
+                try await self.escrows.createOwedRefunds()
             } catch {
                 self.escrows.logger.warning("escrow settlement pass failed; retrying", metadata: ["error": "\(error)"])
             }

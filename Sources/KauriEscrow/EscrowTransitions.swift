@@ -55,9 +55,11 @@ public struct EscrowTransitions: Sendable {
 
     /// Applies `event` to `loaded` (read with its row lock in this transaction) and returns the escrow as written.
     /// - Throws: `EscrowError.invalidTransition` / `.notFunded` when the event is not allowed now; nothing written.
+    /// - Parameter sellerGross: On release, how much of the amount goes the seller's way (before the fee); nil: all.
+    ///   A dispute's split releases part.
     func apply(
         _ event: EscrowEvent, to loaded: Escrow, actor: Actor, reason: String?, now: Timestamp,
-        on connection: any SQLDatabase
+        sellerGross: Int64? = nil, on connection: any SQLDatabase
     ) async throws -> Escrow {
         guard let next = loaded.status.applying(event) else {
             if loaded.status == .pending, [.ship, .deliver, .confirm, .autoRelease, .openDispute].contains(event) {
@@ -71,7 +73,7 @@ public struct EscrowTransitions: Sendable {
         escrow.releaseDueAt =
             next == .delivered ? now.adding(milliseconds: self.inspectionWindowMilliseconds) : nil
         if next == .completed {
-            try await self.release(escrow, on: connection)
+            try await self.release(escrow, gross: sellerGross ?? escrow.amount.minorUnits, on: connection)
         }
         try await EscrowStore.update(escrow, on: connection)
         try await EscrowStore.insertTransition(
@@ -86,31 +88,48 @@ public struct EscrowTransitions: Sendable {
         return escrow
     }
 
-    /// Escrow holding → the seller's payable (amount − fee) and → platform revenue (fee), linked, with ids derived
-    /// from the escrow's so a retry can never release twice.
-    private func release(_ escrow: Escrow, on connection: any SQLDatabase) async throws {
+    /// Escrow holding → the seller's payable (`gross` less its share of the fee) and → platform revenue (that
+    /// share), linked, with ids derived from the escrow's so a retry can never release twice.
+    private func release(_ escrow: Escrow, gross: Int64, on connection: any SQLDatabase) async throws {
+        precondition(gross > 0 && gross <= escrow.amount.minorUnits, "a release is part or all of the amount")
         let currency = escrow.amount.currency
+        let fee = Self.feeShare(of: escrow, gross: gross)
         let holding = Self.holdingAccount(currency)
         let payable = try Self.payableAccount(seller: escrow.sellerReference, currency: currency)
         guard let releaseID = LedgerTransfer.ID("\(escrow.id).release"),
             let feeID = LedgerTransfer.ID("\(escrow.id).fee")
         else { preconditionFailure("escrow ids make valid transfer ids") }
-        var chain = [
-            NewTransfer(
-                id: releaseID, operation: .single(debit: holding, credit: payable, amount: escrow.sellerAmount),
-                code: "escrow_released", reference: escrow.id.description)
-        ]
-        if escrow.fee.isPositive {
+        var chain: [NewTransfer] = []
+        if gross - fee > 0 {
+            chain.append(
+                NewTransfer(
+                    id: releaseID,
+                    operation: .single(
+                        debit: holding, credit: payable, amount: Money(minorUnits: gross - fee, currency: currency)),
+                    code: "escrow_released", reference: escrow.id.description))
+        }
+        if fee > 0 {
             chain.append(
                 NewTransfer(
                     id: feeID,
-                    operation: .single(debit: holding, credit: Self.revenueAccount(currency), amount: escrow.fee),
+                    operation: .single(
+                        debit: holding, credit: Self.revenueAccount(currency),
+                        amount: Money(minorUnits: fee, currency: currency)),
                     code: "escrow_fee", reference: escrow.id.description))
         }
         let results = try await self.ledger.apply([chain], on: connection)
         if let error = results[0].lazy.compactMap(\.error).first {
             throw EscrowServiceError.ledgerRefused("release of \(escrow.id): \(error)")
         }
+    }
+
+    /// The platform's fee on releasing `gross` of the escrow: all of it on the whole amount, else its proportional
+    /// share, rounded down (so a split never charges more than the whole would).
+    static func feeShare(of escrow: Escrow, gross: Int64) -> Int64 {
+        let amount = escrow.amount.minorUnits
+        if gross == amount { return escrow.fee.minorUnits }
+        let product = escrow.fee.minorUnits.multipliedFullWidth(by: gross)
+        return amount.dividingFullWidth(product).quotient
     }
 
     /// The SMS each party gets when `escrow` has just moved by `event`.
@@ -144,6 +163,12 @@ public struct EscrowTransitions: Sendable {
         case .openDispute:
             toSeller("a dispute was opened on \(title) (\(escrow.id)); the money is frozen until it is resolved.")
             toBuyer("a dispute was opened on \(title) (\(escrow.id)); the money is frozen until it is resolved.")
+        case .resolveSplit:
+            toSeller("the dispute on \(title) (\(escrow.id)) was resolved: part was released to your balance.")
+            toBuyer(
+                "the dispute on \(title) (\(escrow.id)) was resolved: "
+                    + "\(Money(minorUnits: escrow.refundAmount, currency: escrow.amount.currency)) is being refunded to you."
+            )
         case .resolveRefund:
             toBuyer("\(escrow.amount) for \(title) (\(escrow.id)) is being refunded to you.")
             toSeller("the dispute on \(title) (\(escrow.id)) was resolved with a refund to the buyer.")

@@ -443,6 +443,145 @@ public final class Escrows: Sendable {
             .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
     }
 
+    // MARK: Disputes
+
+    /// What a party says when opening a dispute.
+    public struct NewDispute: Sendable, Hashable {
+        public var reason: String
+        public var evidence: String?
+        public var evidenceLinks: [String]
+
+        public init(reason: String, evidence: String?, evidenceLinks: [String]) {
+            self.reason = reason
+            self.evidence = evidence
+            self.evidenceLinks = evidenceLinks
+        }
+    }
+
+    /// The buyer or the seller disputes a paid, shipped or delivered escrow: its money is frozen (no release, the
+    /// inspection window stops) until an admin resolves it.
+    /// - Throws: `EscrowError.escrowNotFound`, `.invalidTransition` (e.g. already completed), `.notFunded`.
+    public func openDispute(_ request: NewDispute, on id: Escrow.ID, by party: Party) async throws
+        -> (Escrow, EscrowDispute)
+    {
+        let now = self.clock.now()
+        let phone = try await self.parties.phone(of: party.ownerReference)
+        let result = try await self.database.transaction { connection -> (Escrow, EscrowDispute) in
+            guard
+                let escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection),
+                let role = Self.role(of: party, phone: phone, in: escrow), role != .admin
+            else { throw EscrowError.escrowNotFound }
+            let moved = try await self.transitions.apply(
+                .openDispute, to: escrow, actor: role == .seller ? .seller : .buyer, reason: request.reason, now: now,
+                on: connection)
+            let dispute = EscrowDispute(
+                id: self.ids.make(EscrowDisputeIDKind.self), escrowID: id, openedBy: role.rawValue,
+                reason: request.reason, evidence: request.evidence, evidenceLinks: request.evidenceLinks,
+                status: .open, outcome: nil, sellerAmount: nil, refundAmount: nil, resolutionNote: nil,
+                resolvedBy: nil, createdAt: now, resolvedAt: nil)
+            try await EscrowStore.insert(dispute, on: connection)
+            return (moved, dispute)
+        }
+        self.outbox.notifyCommitted()
+        return result
+    }
+
+    /// The escrow's dispute, if one was opened.
+    public func dispute(of id: Escrow.ID) async throws -> EscrowDispute? {
+        try await self.database.withConnection { connection in
+            try await EscrowStore.dispute(escrowID: id, on: connection)
+        }
+    }
+
+    /// An admin ends a dispute: release to the seller, refund to the buyer, or split. The release part posts in the
+    /// same transaction; the refund part goes to the buyer through the payment's gateway (a refund of the payment,
+    /// reserved from escrow holding), created right after the commit — or by the next settlement pass after a crash.
+    /// - Throws: `EscrowError.escrowNotFound`, `.invalidTransition` (not disputed), `.splitInvalid`.
+    public func resolveDispute(
+        of id: Escrow.ID, _ resolution: EscrowDispute.Resolution, note: String?, admin: String
+    ) async throws -> (Escrow, EscrowDispute) {
+        let now = self.clock.now()
+        let (escrow, dispute) = try await self.database.transaction { connection -> (Escrow, EscrowDispute) in
+            guard
+                var escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection)
+            else { throw EscrowError.escrowNotFound }
+            let amount = escrow.amount.minorUnits
+            let event: EscrowEvent
+            var sellerGross: Int64?
+            switch resolution {
+            case .release:
+                event = .resolveRelease
+            case .refund:
+                event = .resolveRefund
+                escrow.refundAmount = amount
+            case .split(let sellerAmount):
+                guard sellerAmount > 0, sellerAmount < amount else { throw EscrowError.splitInvalid(amount: amount) }
+                event = .resolveSplit
+                sellerGross = sellerAmount
+                escrow.refundAmount = amount - sellerAmount
+            }
+            guard var dispute = try await EscrowStore.dispute(escrowID: id, on: connection), dispute.status == .open,
+                escrow.status == .disputed
+            else { throw EscrowError.invalidTransition(status: escrow.status, event: event) }
+            let moved = try await self.transitions.apply(
+                event, to: escrow, actor: .admin, reason: note ?? resolution.name, now: now, sellerGross: sellerGross,
+                on: connection)
+            dispute.status = .resolved
+            dispute.outcome = resolution.name
+            dispute.sellerAmount = amount - escrow.refundAmount
+            dispute.refundAmount = escrow.refundAmount
+            dispute.resolutionNote = note
+            dispute.resolvedBy = admin
+            dispute.resolvedAt = now
+            try await EscrowStore.resolve(dispute, on: connection)
+            return (moved, dispute)
+        }
+        self.outbox.notifyCommitted()
+        guard escrow.refundAmount > 0 else { return (escrow, dispute) }
+        return (try await self.refundOwed(escrow), dispute)
+    }
+
+    /// Asks the payments module for the refund a resolution owes (idempotent by the escrow's id) and records it.
+    private func refundOwed(_ escrow: Escrow) async throws -> Escrow {
+        guard let paymentID = escrow.paymentID.flatMap(Payment.ID.init) else {
+            preconditionFailure("an escrow that held money has its payment")
+        }
+        let refund = try await self.payments.refund(
+            paymentID: paymentID, amount: escrow.refundAmount, reason: "escrow \(escrow.id) dispute",
+            ownerReference: nil, idempotencyKey: "escrow-refund:\(escrow.id)", allowManaged: true)
+        return try await self.database.transaction { connection in
+            guard
+                var current = try await EscrowStore.escrow(
+                    id: escrow.id, lock: true, kind: self.database.kind, on: connection)
+            else { preconditionFailure("an escrow is never deleted") }
+            if current.refundID == nil {
+                current.refundID = refund.id.description
+                try await EscrowStore.update(current, on: connection)
+            }
+            return current
+        }
+    }
+
+    /// Creates the refunds resolutions owe that a crash left uncreated; returns how many.
+    @discardableResult
+    public func createOwedRefunds() async throws -> Int {
+        let owed = try await self.database.withConnection { connection in
+            try await EscrowStore.refundsOwed(limit: self.configuration.releaseBatchSize, on: connection)
+        }
+        var created = 0
+        for escrow in owed {
+            do {
+                _ = try await self.refundOwed(escrow)
+                created += 1
+            } catch {
+                self.logger.error(
+                    "refund owed by a dispute could not be created; retrying next pass",
+                    metadata: ["escrow.id": "\(escrow.id)", "error": "\(error)"])
+            }
+        }
+        return created
+    }
+
     private func role(of party: Party, in escrow: Escrow) async throws -> Role? {
         if party.ownerReference == escrow.sellerReference { return .seller }
         return Self.role(of: party, phone: try await self.parties.phone(of: party.ownerReference), in: escrow)

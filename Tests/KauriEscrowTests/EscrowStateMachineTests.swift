@@ -11,7 +11,7 @@ struct EscrowStateMachineTests {
         .paid: [.ship: .shipped, .openDispute: .disputed],
         .shipped: [.deliver: .delivered, .openDispute: .disputed],
         .delivered: [.confirm: .completed, .autoRelease: .completed, .openDispute: .disputed],
-        .disputed: [.resolveRelease: .completed, .resolveRefund: .refunded],
+        .disputed: [.resolveRelease: .completed, .resolveRefund: .refunded, .resolveSplit: .completed],
         .completed: [:], .refunded: [:], .cancelled: [:], .expired: [:],
     ]
 

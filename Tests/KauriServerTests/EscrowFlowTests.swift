@@ -223,6 +223,98 @@ struct EscrowFlowTests {
         }
     }
 
+    @Test("a dispute freezes the money; an admin's release, refund and split each balance in the ledger")
+    func disputes() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            let buyer = try await Self.signIn(Self.buyerPhone, harness)
+            let sellerID = try #require(try await Self.ownerReference(seller, harness))
+            var released: Int64 = 0
+            var revenue: Int64 = 0
+            for outcome in ["release", "refund", "split"] {
+                let escrowID = try await Self.paidEscrow(seller: seller, harness)
+                _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/ship", token: seller)
+                _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/deliver", token: seller)
+                let opened = try await harness.send(
+                    .post, "/v1/escrows/\(escrowID)/disputes",
+                    ["reason": "The dress is torn", "evidence_links": ["https://img.example/torn.jpg"]], token: buyer)
+                #expect(opened.status == .created, "\(opened.json)")
+                #expect(opened["status"] as? String == "disputed")
+                #expect(opened["release_due_at"] is NSNull, "the inspection window stops")
+                #expect((opened["dispute"] as? [String: Any])?["opened_by"] as? String == "buyer")
+                let again = try await harness.send(
+                    .post, "/v1/escrows/\(escrowID)/disputes", ["reason": "again"], token: seller)
+                #expect(again.code == "escrow.invalid_transition")
+                let bySeller = try await harness.send(
+                    .post, "/v1/escrows/\(escrowID)/dispute/resolve", ["outcome": "release"], token: seller)
+                #expect(bySeller.status == .forbidden)
+                var body: [String: Any] = ["outcome": outcome, "note": "photos checked"]
+                if outcome == "split" {
+                    let tooMuch = try await harness.send(
+                        .post, "/v1/escrows/\(escrowID)/dispute/resolve",
+                        ["outcome": "split", "seller_amount": Self.price])
+                    #expect(tooMuch.status == .unprocessableContent || tooMuch.status == .badRequest, "\(tooMuch.json)")
+                    body["seller_amount"] = 100_000
+                }
+                let resolved = try await harness.send(.post, "/v1/escrows/\(escrowID)/dispute/resolve", body)
+                #expect(resolved.status == .ok, "\(resolved.json)")
+                let dispute = try #require(resolved["dispute"] as? [String: Any])
+                #expect(dispute["outcome"] as? String == outcome)
+                switch outcome {
+                case "release":
+                    #expect(resolved["status"] as? String == "completed")
+                    released += Self.price - Self.fee
+                    revenue += Self.fee
+                case "refund":
+                    #expect(resolved["status"] as? String == "refunded")
+                    #expect(resolved["refund_amount"] as? Int64 == Self.price)
+                default:
+                    #expect(resolved["status"] as? String == "completed")
+                    #expect(resolved["refund_amount"] as? Int64 == 50_000)
+                    // The fee's share of the seller's part: ⌊3 250 × 100 000 / 150 000⌋.
+                    released += 100_000 - 2_166
+                    revenue += 2_166
+                }
+                if outcome != "release" {
+                    let refundID = try #require(resolved["refund_id"] as? String, "\(resolved.json)")
+                    let paymentID = try #require(
+                        try await harness.send(.get, "/v1/escrows/\(escrowID)", token: seller)["payment_id"] as? String)
+                    try await Self.waitForRefund(refundID, of: paymentID, harness)
+                }
+                #expect(try await Self.balance("escrow_holding:platform:KES", harness) == 0, "\(outcome)")
+                #expect(try await Self.balance("seller_payable:\(sellerID):KES", harness) == released, "\(outcome)")
+                #expect(try await Self.balance("platform_revenue:platform:KES", harness) == revenue, "\(outcome)")
+                let late = try await harness.send(
+                    .post, "/v1/escrows/\(escrowID)/disputes", ["reason": "late"], token: buyer)
+                #expect(late.code == "escrow.invalid_transition", "no dispute after the end")
+            }
+            // A disputed escrow is not released when its window would have ended.
+            let frozen = try await Self.paidEscrow(seller: seller, harness)
+            _ = try await harness.send(.post, "/v1/escrows/\(frozen)/ship", token: seller)
+            _ = try await harness.send(.post, "/v1/escrows/\(frozen)/deliver", token: seller)
+            _ = try await harness.send(
+                .post, "/v1/escrows/\(frozen)/disputes", ["reason": "Not received"], token: buyer)
+            harness.clock.advance(milliseconds: 73 * 3_600_000)
+            #expect(try await harness.dependencies.escrows.releaseDue() == 0)
+            #expect(try await Self.balance("escrow_holding:platform:KES", harness) == Self.price)
+            let report = try await LedgerVerifier.verify(harness.database)
+            #expect(report.isValid, "\(report.violations)")
+        }
+    }
+
+    /// Polls until the refund succeeded (the gateway's result callback is applied in the background).
+    static func waitForRefund(_ id: String, of paymentID: String, _ harness: PaymentHarness) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var status: String?
+        while ContinuousClock.now < deadline {
+            let refunds = try await harness.send(.get, "/v1/payments/\(paymentID)/refunds")["data"] as? [[String: Any]]
+            status = refunds?.first { $0["id"] as? String == id }?["status"] as? String
+            if status == "succeeded" { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("refund \(id) is \(status ?? "missing"), not succeeded")
+    }
+
     // MARK: Helpers
 
     /// A link checked out and paid; returns the escrow id.
