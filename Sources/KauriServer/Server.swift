@@ -52,6 +52,43 @@ public enum Server {
     /// Serves until a shutdown signal, then drains in-flight requests (bounded by the grace period) and
     /// closes the database pool.
     public static func serve(_ settings: ServerSettings, logger: Logger, accessLogger: Logger) async throws {
+        try await Self.withDependencies(settings, logger: logger, accessLogger: accessLogger) {
+            dependencies, sandbox in
+            let paystackWebhookPath = "/v1/webhooks/paystack"
+            let settings = dependencies.settings
+            let app = buildApplication(
+                dependencies,
+                onListening: { [settings, sandbox] port in
+                    // The simulated Paystack dashboard's webhook URL: this server.
+                    sandbox?.payments.setPaystackWebhookURL(
+                        (settings.payments.apiURL ?? "http://\(settings.host):\(port)") + paystackWebhookPath)
+                })
+            try await Self.makeServiceGroup(app, settings: settings, logger: logger).run()
+        }
+        logger.info("kauri stopped")
+    }
+
+    /// One settlement pass now (`kauri settle --now`): releases every escrow whose inspection window ended and
+    /// creates the refunds resolved disputes still owe. Returns how many of each.
+    public static func settleNow(_ settings: ServerSettings, logger: Logger) async throws -> (Int, Int) {
+        try await Self.withDependencies(settings, logger: logger, accessLogger: logger) { dependencies, _ in
+            let escrows = dependencies.escrows
+            var released = 0
+            while true {
+                let count = try await escrows.releaseDue()
+                released += count
+                if count < escrows.configuration.releaseBatchSize { break }
+            }
+            return (released, try await escrows.createOwedRefunds())
+        }
+    }
+
+    /// Opens what the application runs on — the migrated database, the message senders, the gateways (and, in
+    /// sandbox mode, the sandbox they talk to) — runs `body` with it, and closes it all afterwards.
+    static func withDependencies<T: Sendable>(
+        _ settings: ServerSettings, logger: Logger, accessLogger: Logger,
+        _ body: (AppDependencies, SandboxServer?) async throws -> T
+    ) async throws -> T {
         var settings = settings
         let database = try await Self.openDatabase(settings, logger: logger)
         let sms: (any SmsSender)?
@@ -75,19 +112,12 @@ public enum Server {
             await database.shutdown()
             throw error
         }
-        let paystackWebhookPath = "/v1/webhooks/paystack"
-        let app = buildApplication(
-            AppDependencies(
-                settings: settings, database: database, logger: logger, accessLogger: accessLogger, sms: sms,
-                email: email, gateways: gateways),
-            onListening: { [settings, sandbox] port in
-                // The simulated Paystack dashboard's webhook URL: this server.
-                sandbox?.payments.setPaystackWebhookURL(
-                    (settings.payments.apiURL ?? "http://\(settings.host):\(port)") + paystackWebhookPath)
-            })
-        let group = Self.makeServiceGroup(app, settings: settings, logger: logger)
+        let dependencies = AppDependencies(
+            settings: settings, database: database, logger: logger, accessLogger: accessLogger, sms: sms,
+            email: email, gateways: gateways)
+        let result: T
         do {
-            try await group.run()
+            result = try await body(dependencies, sandbox)
         } catch {
             await sandbox?.shutdown()
             await database.shutdown()
@@ -95,7 +125,7 @@ public enum Server {
         }
         await sandbox?.shutdown()
         await database.shutdown()
-        logger.info("kauri stopped")
+        return result
     }
 
     /// In sandbox mode, keys that are not configured are generated once into the data directory; in live mode

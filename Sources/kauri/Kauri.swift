@@ -17,7 +17,7 @@ struct Kauri: AsyncParsableCommand {
         commandName: "kauri",
         abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
         version: kauriVersion,
-        subcommands: [Serve.self, Migrate.self, SandboxCommand.self, LedgerCommand.self, Keys.self],
+        subcommands: [Serve.self, Migrate.self, SandboxCommand.self, LedgerCommand.self, Settle.self, Keys.self],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
@@ -297,6 +297,29 @@ struct LedgerCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+/// `kauri settle --now`: one settlement pass, then exit.
+struct Settle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Release every escrow whose inspection window ended and create the refunds resolved disputes owe "
+            + "(what the server's settlement service does every 30 s), then exit.")
+
+    @Flag(name: .long, help: "Run the pass now (required: settlement otherwise runs inside `kauri serve`).")
+    var now = false
+
+    @OptionGroup var options: SettingOptions
+
+    func validate() throws {
+        guard self.now else { throw ValidationError("say --now to run a settlement pass") }
+    }
+
+    func run() async throws {
+        let settings = try await self.options.load()
+        let loggers = ProcessLoggers.makeLoggers(level: .warning)
+        let (released, refunds) = try await Server.settleNow(settings, logger: loggers.app)
+        print("settled: \(released) escrow(s) released, \(refunds) owed refund(s) created")
     }
 }
 

@@ -216,6 +216,62 @@ struct CLITests {
         }
     }
 
+    @Test("settle --now releases the escrows whose window ended, once, and the ledger verifies")
+    func settleNow() async throws {
+        try await Self.withDirectory { directory in
+            let refused = try Self.run(["settle", "--data-dir", "data"], directory: directory)
+            #expect(refused.status == 2)
+            #expect(try Self.run(["migrate", "--data-dir", "data"], directory: directory).status == 0)
+            let path = directory.appendingPathComponent("data/kauri.sqlite").path
+            let database = try Database(.sqlite(path: path, poolSize: 1), logger: Logger(label: "test"))
+            let ledger = Ledger(database: database, clock: SystemClock(), logger: Logger(label: "test"))
+            let clearing = LedgerAccount.ID("gateway_clearing:mpesa:KES")!
+            let holding = LedgerAccount.ID("escrow_holding:platform:KES")!
+            _ = try await ledger.createAccounts([
+                NewAccount(id: clearing, currency: .kes, code: .gatewayClearing),
+                NewAccount(id: holding, currency: .kes, code: .escrowHolding, flags: [.debitsMustNotExceedCredits]),
+                NewAccount(
+                    id: LedgerAccount.ID("platform_revenue:platform:KES")!, currency: .kes, code: .platformRevenue),
+                NewAccount(
+                    id: LedgerAccount.ID("seller_payable:usr_seller:KES")!, currency: .kes, code: .sellerPayable),
+            ])
+            let captured = try await ledger.submit(
+                NewTransfer(
+                    id: LedgerTransfer.ID("pay_x.captured")!,
+                    operation: .single(debit: clearing, credit: holding, amount: Money(minorUnits: 10_000, currency: .kes)),
+                    code: "payment_captured"))
+            #expect(captured.transfer != nil)
+            let link = "plink_" + UUIDv7(unixMilliseconds: 1, sequence: 0, random: 1).base32
+            let escrow = "esc_" + UUIDv7(unixMilliseconds: 1, sequence: 0, random: 2).base32
+            try await database.transaction { connection in
+                try await connection.raw(
+                    """
+                    INSERT INTO payment_links (id, seller_reference, title, price, currency, quantity_sold, status,
+                        created_at, updated_at)
+                    VALUES (\(bind: link), 'usr_seller', 'Basket', 10000, 'KES', 1, 'active', 0, 0)
+                    """
+                ).run()
+                try await connection.raw(
+                    """
+                    INSERT INTO escrows (id, link_id, seller_reference, buyer_phone, buyer_name, title, amount, fee,
+                        currency, status, payment_id, gateway, release_due_at, created_at, updated_at)
+                    VALUES (\(bind: escrow), \(bind: link), 'usr_seller', '+254700000000', 'Amina', 'Basket', 10000, 250,
+                        'KES', 'delivered', 'pay_x', 'mpesa', 1000, 0, 0)
+                    """
+                ).run()
+            }
+            await database.shutdown()
+            let first = try Self.run(["settle", "--now", "--data-dir", "data"], directory: directory)
+            #expect(first.status == 0, "\(first.error)")
+            #expect(first.output.contains("settled: 1 escrow(s) released, 0 owed refund(s) created"), "\(first.output)")
+            let second = try Self.run(["settle", "--now", "--data-dir", "data"], directory: directory)
+            #expect(second.output.contains("settled: 0 escrow(s) released"), "\(second.output)")
+            let verified = try Self.run(["ledger", "verify", "--data-dir", "data"], directory: directory)
+            #expect(verified.status == 0, "\(verified.output)")
+            #expect(verified.output.contains("3 transfers"), "\(verified.output)")
+        }
+    }
+
     @Test("processes migrating one SQLite file at the same moment apply each migration exactly once")
     func concurrentMigrateProcesses() async throws {
         try await Self.withDirectory { directory in
