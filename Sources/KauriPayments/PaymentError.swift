@@ -32,6 +32,14 @@ public enum PaymentError: Error, Sendable, Hashable {
     case refundExceedsPayment(refundable: Int64)
     /// The account the payment credited no longer holds enough to return (it was paid out).
     case insufficientBalance
+    /// No such payout (or not the caller's).
+    case payoutNotFound
+    /// The owner has no payout destination in the currency.
+    case payoutDestinationMissing(Currency)
+    /// The payable holds less than the payout.
+    case payoutExceedsBalance
+    /// The gateway cannot send payouts.
+    case payoutNotSupported(GatewayName)
     /// A webhook or callback whose signature or path token is wrong.
     case webhookUnauthenticated
     /// An authentic webhook whose body cannot be read.

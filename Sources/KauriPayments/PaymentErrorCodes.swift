@@ -36,6 +36,18 @@ public enum PaymentErrorCodes {
             APIError(Self.refundExceedsPayment, detail: "at most \(refundable) minor units are left to refund")
         case .insufficientBalance:
             APIError(Self.insufficientBalance)
+        case .payoutNotFound:
+            APIError(Self.payoutNotFound)
+        case .payoutDestinationMissing(let currency):
+            APIError(
+                Self.payoutDestinationMissing,
+                detail:
+                    "register a payout destination for \(currency.code) first (PUT /v1/payout-destinations/\(currency.code))"
+            )
+        case .payoutExceedsBalance:
+            APIError(Self.payoutExceedsBalance)
+        case .payoutNotSupported(let gateway):
+            APIError(Self.payoutNotSupported, detail: "\(gateway) cannot send payouts")
         case .webhookUnauthenticated:
             APIError(Self.webhookUnauthenticated)
         case .webhookMalformed(let detail):
@@ -67,6 +79,13 @@ public enum PaymentErrorCodes {
         "payment.refund_exceeds_payment", status: 422, title: "Refund exceeds what is left to refund")
     public static let insufficientBalance = ErrorCode(
         "payment.insufficient_balance", status: 409, title: "Balance too low to return the refund")
+    public static let payoutNotFound = ErrorCode("payout.not_found", status: 404, title: "Payout not found")
+    public static let payoutDestinationMissing = ErrorCode(
+        "payout.destination_missing", status: 409, title: "No payout destination for the currency")
+    public static let payoutExceedsBalance = ErrorCode(
+        "payout.insufficient_balance", status: 409, title: "Payout above the available balance")
+    public static let payoutNotSupported = ErrorCode(
+        "payout.not_supported", status: 422, title: "Gateway cannot send payouts")
     public static let webhookUnauthenticated = ErrorCode(
         "webhook.signature_invalid", status: 401, title: "Webhook signature or callback token invalid")
     public static let webhookMalformed = ErrorCode("webhook.malformed", status: 400, title: "Webhook body unreadable")
@@ -76,6 +95,7 @@ public enum PaymentErrorCodes {
         paymentNotFound, refundNotFound, gatewayNotConfigured, currencyNotSupported, methodNotSupported,
         amountNotRepresentable, creditAccountNotFound, ownerReferenceTooLong, refundNotAllowed, refundManaged,
         refundNotSupported,
-        refundExceedsPayment, insufficientBalance, webhookUnauthenticated, webhookMalformed,
+        refundExceedsPayment, insufficientBalance, payoutNotFound, payoutDestinationMissing, payoutExceedsBalance,
+        payoutNotSupported, webhookUnauthenticated, webhookMalformed,
     ]
 }

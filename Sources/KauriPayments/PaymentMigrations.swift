@@ -109,6 +109,50 @@ public enum PaymentMigrations {
                 )
                 """,
                 "CREATE INDEX payment_webhook_events_due ON payment_webhook_events (next_attempt_at) WHERE state = 'pending'",
-            ])
+            ]),
+        Migration(
+            module: "payments", version: 2, name: "create_payouts",
+            sql: [
+                // One destination per owner and currency: a mobile-money wallet or a bank account at a gateway.
+                """
+                CREATE TABLE payout_destinations (
+                    owner_reference TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    gateway TEXT NOT NULL,
+                    type TEXT NOT NULL CHECK (type IN ('mobile_money', 'bank_account')),
+                    phone TEXT,
+                    provider TEXT,
+                    bank_code TEXT,
+                    account_number TEXT,
+                    name TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (owner_reference, currency)
+                )
+                """,
+                // `gateway_call` as for payments: how far the provider call got, so a retry resumes.
+                """
+                CREATE TABLE payouts (
+                    id TEXT PRIMARY KEY,
+                    owner_reference TEXT NOT NULL,
+                    idempotency_key TEXT,
+                    amount BIGINT NOT NULL CHECK (amount > 0),
+                    currency TEXT NOT NULL,
+                    gateway TEXT NOT NULL,
+                    destination TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+                    gateway_call TEXT NOT NULL CHECK (gateway_call IN ('pending', 'sent', 'unknown')),
+                    provider_reference TEXT,
+                    failure_code TEXT,
+                    failure_message TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE UNIQUE INDEX payouts_idempotency ON payouts (owner_reference, idempotency_key)
+                    WHERE idempotency_key IS NOT NULL
+                """,
+                "CREATE INDEX payouts_owner ON payouts (owner_reference, id)",
+            ]),
     ]
 }

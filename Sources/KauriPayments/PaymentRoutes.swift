@@ -17,7 +17,7 @@ public struct PaymentRoutes: Sendable {
     let limits: Limits
 
     /// The paths whose POST needs an `Idempotency-Key` (for `IdempotencyMiddleware`).
-    public static let idempotentPaths = ["/v1/payments", "/v1/payments/{id}/refunds"]
+    public static let idempotentPaths = ["/v1/payments", "/v1/payments/{id}/refunds", "/v1/payouts"]
 
     public init(payments: Payments, limits: Limits) {
         self.payments = payments

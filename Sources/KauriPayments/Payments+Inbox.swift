@@ -88,6 +88,9 @@ extension Payments {
         if let refundID = Refund.ID(id), let refund = try await self.refund(refundID) {
             return try await self.payment(refund.paymentID, ownerReference: nil)?.gateway
         }
+        if let payoutID = Payout.ID(id) {
+            return try await self.payout(payoutID, ownerReference: nil)?.gateway
+        }
         return nil
     }
 
@@ -173,8 +176,15 @@ extension Payments {
         // A callback to a refund's own URL is news about that refund, whatever the body looks like (PayHero's
         // withdrawal callback reuses the STK result envelope).
         let targetsRefund = event.targetID.flatMap(Refund.ID.init) != nil
+        let targetedPayout = event.targetID.flatMap(Payout.ID.init)
         for news in parsed {
             let result: (InboxEvent.State, String?)
+            // A callback to a payout's own URL, or news naming a payout's reference, is about that payout.
+            if let payoutID = targetedPayout ?? Self.payoutID(of: news) {
+                result = try await self.applyPayoutNews(news, to: payoutID)
+                if Self.rank(result.0) > Self.rank(state) { (state, detail) = result }
+                continue
+            }
             switch news {
             case .payment(let status) where targetsRefund:
                 let outcome: GatewayRefundStatus.Outcome =
@@ -282,6 +292,53 @@ extension Payments {
             return (.flagged, "amount mismatch: reported \(amount), refund is \(refund.amount)")
         }
         try await self.applyRefund(status, to: id)
+        return (.applied, nil)
+    }
+
+    /// The payout a piece of news names by our reference (`po-…`), if any.
+    private static func payoutID(of news: GatewayEvent) -> Payout.ID? {
+        let reference: GatewayReference?
+        switch news {
+        case .payout(let status): reference = status.reference
+        case .refund(let status): reference = status.reference
+        case .payment, .ignored: reference = nil
+        }
+        guard let value = reference?.value, value.hasPrefix(PayoutIDKind.prefix + "-") else { return nil }
+        return Payout.ID(value.replacingOccurrences(of: "-", with: "_"))
+    }
+
+    /// Applies a payout's result. Money leaves us, and the callback came to the payout's own unguessable URL (or
+    /// was signed), so it is applied without a status check.
+    private func applyPayoutNews(_ news: GatewayEvent, to id: Payout.ID) async throws -> (InboxEvent.State, String?) {
+        let outcome: GatewayPayoutStatus.Outcome
+        let providerReference: String?
+        switch news {
+        case .payout(let status):
+            outcome = status.outcome
+            providerReference = status.providerReference
+        case .payment(let status):
+            // PayHero's withdrawal callback reuses the STK result envelope.
+            switch status.outcome {
+            case .pending: outcome = .pending
+            case .succeeded: outcome = .succeeded
+            case .failed(let code, let message), .cancelled(let code, let message):
+                outcome = .failed(code: code, message: message)
+            }
+            providerReference = status.providerReference
+        case .refund(let status):
+            switch status.outcome {
+            case .pending: outcome = .pending
+            case .succeeded: outcome = .succeeded
+            case .failed(let code, let message): outcome = .failed(code: code, message: message)
+            }
+            providerReference = status.providerReference
+        case .ignored(let type):
+            return (.ignored, "event type \(type) is not used")
+        }
+        guard try await self.payout(id, ownerReference: nil) != nil else { return (.ignored, "no payout matches") }
+        try await self.applyPayout(
+            GatewayPayoutStatus(reference: nil, providerReference: providerReference, outcome: outcome, amount: nil),
+            to: id)
         return (.applied, nil)
     }
 

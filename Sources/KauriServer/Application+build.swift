@@ -269,6 +269,7 @@ public func buildApplication(
     LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
     PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
+    PayoutRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
     EscrowRoutes(
         escrows: dependencies.escrows, clock: dependencies.clock, limits: settings.limits,
         publicURL: { dependencies.payments.publicBaseURL }

@@ -64,7 +64,6 @@ struct CLITests {
         return try await body(directory)
     }
 
-
     @Test("an unparseable flag or environment setting exits 2 and names the setting")
     func invalidSettingExitsTwo() async throws {
         try await Self.withDirectory { directory in
@@ -83,7 +82,8 @@ struct CLITests {
     @Test("live mode refuses to start without keys, and without real SMS and email providers; secrets stay out")
     func liveModeNeedsKeysAndProviders() async throws {
         try await Self.withDirectory { directory in
-            let noKeys = try Self.run(["serve", "--port", "0"], environment: ["KAURI_MODE": "live"], directory: directory)
+            let noKeys = try Self.run(
+                ["serve", "--port", "0"], environment: ["KAURI_MODE": "live"], directory: directory)
             #expect(noKeys.status == 1)
             #expect(noKeys.error.contains("KAURI_JWT_SIGNING_KEY"))
             let keys = try Self.run(["keys"], directory: directory)
@@ -143,14 +143,17 @@ struct CLITests {
             #expect(line["url"] as? String == "http://127.0.0.1:\(port)")
             #expect(line["mode"] as? String == "sandbox")
             #expect((line["database"] as? String)?.hasPrefix("sqlite:./.kauri/kauri.sqlite") == true)
-            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".kauri/kauri.sqlite").path))
+            #expect(
+                FileManager.default.fileExists(atPath: directory.appendingPathComponent(".kauri/kauri.sqlite").path))
             // Sandbox mode generates the admin API key once, readable only by its owner.
             let keyPath = directory.appendingPathComponent(".kauri/admin-api-key").path
             let attributes = try FileManager.default.attributesOfItem(atPath: keyPath)
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
             let key = try String(contentsOfFile: keyPath, encoding: .utf8)
             #expect(key.hasPrefix("sk_sandbox_") && key.count >= 40)
-            #expect(!((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(key.trimmingCharacters(in: .newlines)))
+            #expect(
+                !((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains(key.trimmingCharacters(in: .newlines))
+            )
             // And the access-token signing key and the auth secret, likewise, never in the log.
             for name in ["jwt-signing-key", "auth-secret"] {
                 let path = directory.appendingPathComponent(".kauri/\(name)").path
@@ -238,7 +241,8 @@ struct CLITests {
             let captured = try await ledger.submit(
                 NewTransfer(
                     id: LedgerTransfer.ID("pay_x.captured")!,
-                    operation: .single(debit: clearing, credit: holding, amount: Money(minorUnits: 10_000, currency: .kes)),
+                    operation: .single(
+                        debit: clearing, credit: holding, amount: Money(minorUnits: 10_000, currency: .kes)),
                     code: "payment_captured"))
             #expect(captured.transfer != nil)
             let link = "plink_" + UUIDv7(unixMilliseconds: 1, sequence: 0, random: 1).base32
@@ -275,7 +279,9 @@ struct CLITests {
     @Test("processes migrating one SQLite file at the same moment apply each migration exactly once")
     func concurrentMigrateProcesses() async throws {
         try await Self.withDirectory { directory in
-            let launched = try (0..<4).map { _ in try Self.launch(["migrate", "--data-dir", "data"], directory: directory) }
+            let launched = try (0..<4).map { _ in
+                try Self.launch(["migrate", "--data-dir", "data"], directory: directory)
+            }
             var applied = 0
             for (process, out, _) in launched {
                 process.waitUntilExit()
@@ -292,9 +298,11 @@ struct CLITests {
         try await Self.withDirectory { directory in
             let run = try Self.run(["serve", "--help"], directory: directory)
             #expect(run.status == 0)
-            for name in ["--host", "KAURI_HOST", "--port", "KAURI_PORT", "--data-dir", "KAURI_DATA_DIR",
-                         "--database-url", "DATABASE_URL", "--database-pool-size", "--mode", "--cors-allowed-origins",
-                         "--request-body-bytes-max", "--access-log", "--log-level", "--shutdown-grace-seconds", "--config"] {
+            for name in [
+                "--host", "KAURI_HOST", "--port", "KAURI_PORT", "--data-dir", "KAURI_DATA_DIR",
+                "--database-url", "DATABASE_URL", "--database-pool-size", "--mode", "--cors-allowed-origins",
+                "--request-body-bytes-max", "--access-log", "--log-level", "--shutdown-grace-seconds", "--config",
+            ] {
                 #expect(run.output.contains(name), "\(name)")
             }
         }

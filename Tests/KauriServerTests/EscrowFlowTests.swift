@@ -302,6 +302,77 @@ struct EscrowFlowTests {
         }
     }
 
+    @Test("released money pays out: payable → in transit → M-Pesa B2C; a failed payout returns it; no overdraft")
+    func payouts() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            let buyer = try await Self.signIn(Self.buyerPhone, harness)
+            let sellerID = try #require(try await Self.ownerReference(seller, harness))
+            let escrowID = try await Self.paidEscrow(seller: seller, harness)
+            for step in ["ship", "deliver"] {
+                _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/\(step)", token: seller)
+            }
+            _ = try await harness.send(.post, "/v1/escrows/\(escrowID)/confirm", token: buyer)
+            let available = Self.price - Self.fee
+            let payable = "seller_payable:\(sellerID):KES"
+            #expect(try await Self.balance(payable, harness) == available)
+
+            func payout(_ amount: Int64) async throws -> PaymentHarness.Reply {
+                try await harness.send(
+                    .post, "/v1/payouts", ["amount": amount, "currency": "KES"], token: seller,
+                    idempotencyKey: UUID().uuidString)
+            }
+            #expect(try await payout(100_000).code == "payout.destination_missing")
+            let destination = try await harness.send(
+                .put, "/v1/payout-destinations/KES",
+                ["gateway": "mpesa", "type": "mobile_money", "phone": "0711000111", "name": "Wanjiru"], token: seller)
+            #expect(destination.status == .ok, "\(destination.json)")
+            #expect(destination["phone"] as? String != Self.sellerPhone, "masked")
+            #expect(try await payout(200_000).code == "payout.insufficient_balance")
+            #expect(try await payout(100_050).code == "payment.amount_not_representable", "whole shillings only")
+            #expect(try await Self.balance(payable, harness) == available, "refusals move nothing")
+
+            let sent = try await payout(100_000)
+            #expect(sent.status == .created, "\(sent.json)")
+            let done = try await Self.waitForPayout(sent.id, status: "succeeded", token: seller, harness)
+            #expect(done["provider_reference"] is String)
+            #expect(try await Self.balance(payable, harness) == available - 100_000)
+            #expect(try await Self.balance("payouts_in_transit:platform:KES", harness) == 0)
+
+            // A destination the sandbox refuses (…0001): the money comes back to the payable.
+            _ = try await harness.send(
+                .put, "/v1/payout-destinations/KES",
+                ["gateway": "mpesa", "type": "mobile_money", "phone": "0711000001", "name": "Wanjiru"], token: seller)
+            let refused = try await payout(10_000)
+            #expect(refused.status == .created, "\(refused.json)")
+            let failed = try await Self.waitForPayout(refused.id, status: "failed", token: seller, harness)
+            #expect(failed["failure"] is [String: Any])
+            #expect(try await Self.balance(payable, harness) == available - 100_000)
+            #expect(try await Self.balance("payouts_in_transit:platform:KES", harness) == 0)
+            let listed = try await harness.send(.get, "/v1/payouts", token: seller)
+            #expect((listed["data"] as? [[String: Any]])?.count == 2)
+            let stranger = try await Self.signIn("+254722000333", harness)
+            #expect(try await harness.send(.get, "/v1/payouts/\(sent.id)", token: stranger).code == "payout.not_found")
+            let report = try await LedgerVerifier.verify(harness.database)
+            #expect(report.isValid, "\(report.violations)")
+        }
+    }
+
+    /// Polls a payout until it has `status` (the provider's result arrives by callback).
+    @discardableResult
+    static func waitForPayout(
+        _ id: String, status: String, token: String, _ harness: PaymentHarness
+    ) async throws -> PaymentHarness.Reply {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var last = try await harness.send(.get, "/v1/payouts/\(id)", token: token)
+        while last["status"] as? String != status, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            last = try await harness.send(.get, "/v1/payouts/\(id)", token: token)
+        }
+        #expect(last["status"] as? String == status, "\(last.json)")
+        return last
+    }
+
     /// Polls until the refund succeeded (the gateway's result callback is applied in the background).
     static func waitForRefund(_ id: String, of paymentID: String, _ harness: PaymentHarness) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

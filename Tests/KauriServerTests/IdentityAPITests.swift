@@ -129,7 +129,9 @@ struct IdentityAPITests {
         return Set(list.compactMap { $0["id"] as? String })
     }
 
-    static func logIn(_ h: IdentityHarness, _ email: String, _ password: String = Self.password, extra: [String: Any] = [:])
+    static func logIn(
+        _ h: IdentityHarness, _ email: String, _ password: String = Self.password, extra: [String: Any] = [:]
+    )
         async throws -> Reply
     {
         var body: [String: Any] = ["email": email, "password": password]
@@ -185,7 +187,8 @@ struct IdentityAPITests {
             Self.expectProblem(reply, .unauthorized, "auth.token_invalid")
             // The same with the original signature kept.
             let keptSignature = Self.base64URLEncode(header) + "." + parts[1] + "." + parts[2]
-            Self.expectProblem(try await h.send(.get, "/v1/me", token: keptSignature), .unauthorized, "auth.token_invalid")
+            Self.expectProblem(
+                try await h.send(.get, "/v1/me", token: keptSignature), .unauthorized, "auth.token_invalid")
         }
     }
 
@@ -303,7 +306,8 @@ struct IdentityAPITests {
             let third = try await Self.refresh(h, second.refreshToken)
             #expect(third.status == .ok, "\(third.json)")
             h.advance(seconds: 11)
-            Self.expectProblem(try await Self.refresh(h, first.refreshToken), .unauthorized, "auth.refresh_token_reused")
+            Self.expectProblem(
+                try await Self.refresh(h, first.refreshToken), .unauthorized, "auth.refresh_token_reused")
             let newest = try await Self.refresh(h, third.refreshToken)
             #expect(newest.status == .unauthorized, "\(newest.json)")
             #expect(newest.accessToken == nil)
@@ -319,7 +323,8 @@ struct IdentityAPITests {
             let second = try await Self.refresh(h, first.refreshToken)
             let third = try await Self.refresh(h, second.refreshToken)
             #expect(third.status == .ok, "\(third.json)")
-            Self.expectProblem(try await Self.refresh(h, first.refreshToken), .unauthorized, "auth.refresh_token_reused")
+            Self.expectProblem(
+                try await Self.refresh(h, first.refreshToken), .unauthorized, "auth.refresh_token_reused")
             #expect(try await Self.refresh(h, third.refreshToken).status == .unauthorized)
             Self.expectProblem(
                 try await h.send(.get, "/v1/me", token: third.accessToken), .unauthorized, "auth.session_revoked")
@@ -358,9 +363,12 @@ struct IdentityAPITests {
     @Test("weak passwords are refused with 422 auth.weak_password; 72 bytes are accepted")
     func weakPasswords() async throws {
         try await IdentityHarness.forEachEngine { h in
-            let weak = ["abcdefghi", "password123", String(repeating: "x", count: 73), String(repeating: "é", count: 37)]
+            let weak = [
+                "abcdefghi", "password123", String(repeating: "x", count: 73), String(repeating: "é", count: 37),
+            ]
             for password in weak {
-                let reply = try await h.send(.post, "/v1/auth/register", ["email": "ama@example.com", "password": password])
+                let reply = try await h.send(
+                    .post, "/v1/auth/register", ["email": "ama@example.com", "password": password])
                 Self.expectProblem(reply, .unprocessableContent, "auth.weak_password", "\(password.utf8.count) bytes")
             }
             let longest = try await h.send(
@@ -384,13 +392,15 @@ struct IdentityAPITests {
     @Test("registering a taken address answers like a new one, and the owner is told by email")
     func registerTakenAddress() async throws {
         try await IdentityHarness.forEachEngine { h in
-            let fresh = try await h.send(.post, "/v1/auth/register", ["email": "ama@example.com", "password": Self.password])
+            let fresh = try await h.send(
+                .post, "/v1/auth/register", ["email": "ama@example.com", "password": Self.password])
             #expect(fresh.status == .accepted)
             #expect(try await h.messages(to: "ama@example.com").count == 1)
             let again = try await h.send(
                 .post, "/v1/auth/register", ["email": "Ama@Example.com", "password": "another long passphrase"])
             #expect(Self.sameAnswer(fresh, again), "\(fresh.json) vs \(again.json)")
-            let other = try await h.send(.post, "/v1/auth/register", ["email": "kofi@example.com", "password": Self.password])
+            let other = try await h.send(
+                .post, "/v1/auth/register", ["email": "kofi@example.com", "password": Self.password])
             #expect(Self.sameAnswer(fresh, other))
             let mail = try await h.messages(to: "ama@example.com")
             #expect(mail.count == 2)
@@ -494,7 +504,8 @@ struct IdentityAPITests {
                     try await h.send(.get, "/v1/me", token: session.accessToken), .unauthorized, "auth.session_revoked")
                 #expect(try await Self.refresh(h, session.refreshToken).status == .unauthorized)
             }
-            let again = try await h.send(.post, "/v1/auth/password/reset", ["token": token, "password": "yet another passphrase"])
+            let again = try await h.send(
+                .post, "/v1/auth/password/reset", ["token": token, "password": "yet another passphrase"])
             Self.expectProblem(again, .unauthorized, "auth.token_invalid")
             Self.expectProblem(try await Self.logIn(h, "ama@example.com"), .unauthorized, "auth.invalid_credentials")
             let fresh = try await Self.logIn(h, "ama@example.com", newPassword)
@@ -512,7 +523,8 @@ struct IdentityAPITests {
             _ = try await h.send(.post, "/v1/auth/password/forgot", ["email": "ama@example.com"])
             let token = try await h.latestEmailToken(to: "ama@example.com")
             h.advance(seconds: 3601)
-            let reset = try await h.send(.post, "/v1/auth/password/reset", ["token": token, "password": "a brand new passphrase"])
+            let reset = try await h.send(
+                .post, "/v1/auth/password/reset", ["token": token, "password": "a brand new passphrase"])
             Self.expectProblem(reset, .unauthorized, "auth.token_expired")
             #expect(try await Self.refresh(h, session.refreshToken).status == .ok, "sessions survive a failed reset")
             #expect(try await Self.logIn(h, "ama@example.com").status == .ok)
@@ -562,14 +574,17 @@ struct IdentityAPITests {
             #expect(withCode.status == .ok, "\(withCode.json)")
             let replay = try await Self.logIn(h, "ama@example.com", extra: ["totp_code": code])
             Self.expectProblem(replay, .unauthorized, "auth.totp_invalid", "the same code twice in one step")
-            let wrong = try await Self.logIn(h, "ama@example.com", extra: ["totp_code": try Self.wrongTOTPCode(secret, h)])
+            let wrong = try await Self.logIn(
+                h, "ama@example.com", extra: ["totp_code": try Self.wrongTOTPCode(secret, h)])
             Self.expectProblem(wrong, .unauthorized, "auth.totp_invalid")
             h.advance(seconds: 30)
             let next = try await Self.logIn(h, "ama@example.com", extra: ["totp_code": try Self.totpCode(secret, h)])
             #expect(next.status == .ok, "\(next.json)")
             let badPassword = try await Self.logIn(
-                h, "ama@example.com", "wrong horse battery", extra: ["totp_code": try Self.totpCode(secret, h, stepOffset: 1)])
-            Self.expectProblem(badPassword, .unauthorized, "auth.invalid_credentials", "a wrong password with a good code")
+                h, "ama@example.com", "wrong horse battery",
+                extra: ["totp_code": try Self.totpCode(secret, h, stepOffset: 1)])
+            Self.expectProblem(
+                badPassword, .unauthorized, "auth.invalid_credentials", "a wrong password with a good code")
         }
     }
 
@@ -645,7 +660,8 @@ struct IdentityAPITests {
             #expect(try await Self.refresh(h, b.refreshToken).status == .ok)
             // Ending one's own other session works.
             let sessionA2 = try await Self.currentSessionID(h, token: a2.accessToken)
-            #expect(try await h.send(.delete, "/v1/me/sessions/\(sessionA2)", token: a.accessToken).status == .noContent)
+            #expect(
+                try await h.send(.delete, "/v1/me/sessions/\(sessionA2)", token: a.accessToken).status == .noContent)
             Self.expectProblem(
                 try await h.send(.get, "/v1/me", token: a2.accessToken), .unauthorized, "auth.session_revoked")
             #expect(try await h.send(.get, "/v1/me", token: a.accessToken).status == .ok)
@@ -660,7 +676,8 @@ struct IdentityAPITests {
             let idA = try #require(a.user?["id"] as? String)
             let idB = try #require(b.user?["id"] as? String)
             for id in [idA, idB] {
-                Self.expectProblem(try await h.send(.get, "/v1/users/\(id)", token: a.accessToken), .forbidden, "auth.forbidden")
+                Self.expectProblem(
+                    try await h.send(.get, "/v1/users/\(id)", token: a.accessToken), .forbidden, "auth.forbidden")
                 let patch = try await h.send(.patch, "/v1/users/\(id)", ["roles": ["admin"]], token: a.accessToken)
                 Self.expectProblem(patch, .forbidden, "auth.forbidden")
             }
@@ -701,7 +718,8 @@ struct IdentityAPITests {
                 .patch, "/v1/users/\(id)", ["roles": ["customer", "seller"]], token: IdentityHarness.adminKey)
             #expect(patched.status == .ok, "\(patched.json)")
             #expect(patched["roles"] as? [String] == ["customer", "seller"])
-            #expect(try await h.send(.get, "/v1/me", token: a.accessToken)["roles"] as? [String] == ["customer", "seller"])
+            #expect(
+                try await h.send(.get, "/v1/me", token: a.accessToken)["roles"] as? [String] == ["customer", "seller"])
             let bad = try await h.send(.patch, "/v1/users/\(id)", ["roles": ["root"]], token: IdentityHarness.adminKey)
             #expect(bad.status == .unprocessableContent, "\(bad.json)")
         }
@@ -713,10 +731,12 @@ struct IdentityAPITests {
             let a = try await h.signInByPhone(Self.phoneA)
             let b = try await h.signInByPhone(Self.phoneB)
             let id = try #require(a.user?["id"] as? String)
-            let patched = try await h.send(.patch, "/v1/users/\(id)", ["disabled": true], token: IdentityHarness.adminKey)
+            let patched = try await h.send(
+                .patch, "/v1/users/\(id)", ["disabled": true], token: IdentityHarness.adminKey)
             #expect(patched.status == .ok, "\(patched.json)")
             #expect(patched["disabled"] as? Bool == true)
-            Self.expectProblem(try await h.send(.get, "/v1/me", token: a.accessToken), .unauthorized, "auth.session_revoked")
+            Self.expectProblem(
+                try await h.send(.get, "/v1/me", token: a.accessToken), .unauthorized, "auth.session_revoked")
             #expect(try await Self.refresh(h, a.refreshToken).status == .unauthorized)
             _ = try await h.send(.post, "/v1/auth/otp", ["phone": Self.phoneA])
             let code = try await h.latestCode(to: Self.phoneA)
@@ -868,7 +888,8 @@ struct IdentityAPITests {
         try await IdentityHarness.forEachEngine { h in
             let first = try await h.signInByPhone(Self.phoneA)
             h.advance(seconds: 700)
-            Self.expectProblem(try await h.send(.get, "/v1/me", token: first.accessToken), .unauthorized, "auth.token_expired")
+            Self.expectProblem(
+                try await h.send(.get, "/v1/me", token: first.accessToken), .unauthorized, "auth.token_expired")
             let refreshed = try await h.send(
                 .post, "/v1/auth/refresh", ["refresh_token": first.refreshToken ?? ""], token: first.accessToken)
             #expect(refreshed.status == .ok, "\(refreshed.json)")
@@ -900,8 +921,10 @@ struct IdentityAPITests {
             try await IdentityHarness.with(
                 kind,
                 routes: { api, dependencies in
-                    api.on(.get, "/v1/test/paid", OperationDoc("paidTest", summary: "A paid route.", tag: "test", responses: []))
-                    { request, context in
+                    api.on(
+                        .get, "/v1/test/paid",
+                        OperationDoc("paidTest", summary: "A paid route.", tag: "test", responses: [])
+                    ) { request, context in
                         try await context.requirePaidAccess(request: request, clock: dependencies.clock)
                         return Response(status: .noContent)
                     }

@@ -130,7 +130,8 @@ struct IdentityHarness: Sendable {
     func latestEmailToken(to email: String) async throws -> String {
         let body = try #require(try await self.messages(to: email).first?["body"] as? String)
         let lines = body.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        return try #require(lines.first { $0.count >= 40 && !$0.contains(" ") }.map { String($0.split(separator: "=").last!) })
+        return try #require(
+            lines.first { $0.count >= 40 && !$0.contains(" ") }.map { String($0.split(separator: "=").last!) })
     }
 
     /// Requests a code for `phone` and signs in with it; returns the token answer.

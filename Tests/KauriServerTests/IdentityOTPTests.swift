@@ -228,7 +228,8 @@ struct IdentityOTPTests {
             #expect(refused?.code.rawValue == "auth.too_many_codes")
             // Another address is not affected.
             _ = try await h.identity.requestSignInCode(
-                phone: try PhoneNumber(parsing: "+233241234599"), client: ClientInfo(address: "203.0.113.8", userAgent: nil))
+                phone: try PhoneNumber(parsing: "+233241234599"),
+                client: ClientInfo(address: "203.0.113.8", userAgent: nil))
         }
     }
 

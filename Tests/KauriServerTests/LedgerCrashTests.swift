@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
+import Testing
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
-import Synchronization
-import Testing
 
 /// Reliability bar §3.4.9 and §7 D.14 on the real process: transfers acknowledged with a 2xx survive `kill -9`
 /// of the server, nothing is half-applied, and `kauri ledger verify` holds after every restart.

@@ -36,6 +36,8 @@ struct OpenAPITests {
                         "GET /v1/escrows/{id}", "POST /v1/escrows/{id}/ship", "POST /v1/escrows/{id}/deliver",
                         "POST /v1/escrows/{id}/confirm", "POST /v1/escrows/{id}/disputes",
                         "POST /v1/escrows/{id}/dispute/resolve",
+                        "PUT /v1/payout-destinations/{currency}", "GET /v1/payout-destinations/{currency}",
+                        "POST /v1/payouts", "GET /v1/payouts", "GET /v1/payouts/{id}",
                         "GET /v1/payments/{id}/refunds",
                         "POST /v1/webhooks/{gateway}", "POST /v1/callbacks/{id}/{token}", "POST /v1/webhook-endpoints",
                         "GET /v1/webhook-endpoints", "GET /v1/webhook-endpoints/{id}",

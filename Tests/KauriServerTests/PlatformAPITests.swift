@@ -29,14 +29,16 @@ func addTestRoutes(_ api: DocumentedRouter, _ database: Database) {
         guard body.amount > 0 else { throw APIError.invalidField("amount", code: "not_positive", "must be > 0") }
         return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"amount\":\(body.amount)}")))
     }
-    api.on(.get, "/test/items/{id}", OperationDoc("testItem", summary: "item", tag: "test", responses: [])) { _, context in
+    api.on(.get, "/test/items/{id}", OperationDoc("testItem", summary: "item", tag: "test", responses: [])) {
+        _, context in
         context.parameters.get("id") ?? ""
     }
     api.on(.get, "/test/database", OperationDoc("testDatabase", summary: "db", tag: "test", responses: [])) { _, _ in
         try await database.withConnection { try await $0.raw("SELECT 1 AS one").run() }
         return "ok"
     }
-    api.on(.get, "/test/crash", OperationDoc("testCrash", summary: "crash", tag: "test", responses: [])) { _, _ -> String in
+    api.on(.get, "/test/crash", OperationDoc("testCrash", summary: "crash", tag: "test", responses: [])) {
+        _, _ -> String in
         struct Secretive: Error { let password = "hunter2" }
         throw Secretive()
     }
@@ -160,7 +162,9 @@ struct PlatformAPITests {
         var settings = ServerSettings()
         settings.limits.requestBodyBytesMax = 1_024
         try await TestApp.run(settings: settings, configureRoutes: addTestRoutes) { client, _ in
-            let big = "{\"amount\":1,\"currency\":\"NGN\",\"items\":[],\"pad\":\"" + String(repeating: "x", count: 2_000) + "\"}"
+            let big =
+                "{\"amount\":1,\"currency\":\"NGN\",\"items\":[],\"pad\":\"" + String(repeating: "x", count: 2_000)
+                + "\"}"
             try await client.execute(
                 uri: "/test/echo", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: big)
@@ -225,7 +229,8 @@ struct PlatformAPITests {
                 #expect(response.headers[.accessControlAllowOrigin] == "https://shop.example")
                 #expect(response.headers[.accessControlAllowHeaders]?.contains("Idempotency-Key") == true)
             }
-            try await client.execute(uri: "/healthz", method: .get, headers: [.origin: "https://shop.example"]) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: [.origin: "https://shop.example"]) {
+                response in
                 #expect(response.headers[.accessControlAllowOrigin] == "https://shop.example")
                 #expect(response.headers[.vary] == "Origin")
             }
@@ -238,7 +243,8 @@ struct PlatformAPITests {
                 let value8 = try TestApp.json(response.body)["code"] as? String
                 #expect(value8 == "request.origin_not_allowed")
             }
-            try await client.execute(uri: "/healthz", method: .get, headers: [.origin: "https://evil.example"]) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: [.origin: "https://evil.example"]) {
+                response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
             }
@@ -297,7 +303,8 @@ struct PlatformAPITests {
     @Test("with the database gone, /readyz and routes that need it answer 503 problems")
     func databaseGone() async throws {
         try await TestApp.withDataDirectory { directory in
-            let database = try Database(.sqlite(path: directory + "/gone.sqlite", poolSize: 2), logger: TestApp.quietLogger)
+            let database = try Database(
+                .sqlite(path: directory + "/gone.sqlite", poolSize: 2), logger: TestApp.quietLogger)
             await database.shutdown()
             try await TestApp.run(configureRoutes: addTestRoutes, database: database) { client, _ in
                 try await client.execute(uri: "/readyz", method: .get) { response in

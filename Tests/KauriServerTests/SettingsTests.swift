@@ -19,12 +19,17 @@ struct SettingsTests {
     @Test("precedence is flags over environment over config file over defaults")
     func precedence() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("kauri-config-\(UUID()).json")
-        try Data(#"{"KAURI_PORT": 7001, "KAURI_HOST": "0.0.0.0", "KAURI_DATA_DIR": "/srv/file", "KAURI_MODE": "live"}"#.utf8)
-            .write(to: file)
+        try Data(
+            #"{"KAURI_PORT": 7001, "KAURI_HOST": "0.0.0.0", "KAURI_DATA_DIR": "/srv/file", "KAURI_MODE": "live"}"#.utf8
+        )
+        .write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let settings = try await SettingsLoader.load(
             flags: [.port: .int(7003)],
-            environment: ["KAURI_PORT": "7002", "KAURI_DATA_DIR": "/srv/env", "KAURI_CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example"],
+            environment: [
+                "KAURI_PORT": "7002", "KAURI_DATA_DIR": "/srv/env",
+                "KAURI_CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            ],
             configFile: file.path)
         #expect(settings.port == 7003)
         #expect(settings.dataDirectory == "/srv/env")
@@ -33,16 +38,18 @@ struct SettingsTests {
         #expect(settings.corsAllowedOrigins == ["https://a.example", "https://b.example"])
     }
 
-    @Test("an unparseable value names the setting", arguments: [
-        (["KAURI_PORT": "eighty"], "KAURI_PORT"),
-        (["KAURI_PORT": "70000"], "KAURI_PORT"),
-        (["KAURI_MODE": "production"], "KAURI_MODE"),
-        (["KAURI_DATABASE_POOL_SIZE": "0"], "KAURI_DATABASE_POOL_SIZE"),
-        (["KAURI_ACCESS_LOG": "maybe"], "KAURI_ACCESS_LOG"),
-        (["KAURI_LOG_LEVEL": "loud"], "KAURI_LOG_LEVEL"),
-        (["DATABASE_URL": "mysql://root:pw@db/x"], "DATABASE_URL"),
-        (["KAURI_CORS_ALLOWED_ORIGINS": "shop.example"], "KAURI_CORS_ALLOWED_ORIGINS"),
-    ])
+    @Test(
+        "an unparseable value names the setting",
+        arguments: [
+            (["KAURI_PORT": "eighty"], "KAURI_PORT"),
+            (["KAURI_PORT": "70000"], "KAURI_PORT"),
+            (["KAURI_MODE": "production"], "KAURI_MODE"),
+            (["KAURI_DATABASE_POOL_SIZE": "0"], "KAURI_DATABASE_POOL_SIZE"),
+            (["KAURI_ACCESS_LOG": "maybe"], "KAURI_ACCESS_LOG"),
+            (["KAURI_LOG_LEVEL": "loud"], "KAURI_LOG_LEVEL"),
+            (["DATABASE_URL": "mysql://root:pw@db/x"], "DATABASE_URL"),
+            (["KAURI_CORS_ALLOWED_ORIGINS": "shop.example"], "KAURI_CORS_ALLOWED_ORIGINS"),
+        ])
     func invalid(environment: [String: String], name: String) async {
         do {
             _ = try await SettingsLoader.load(flags: [:], environment: environment)

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import KauriDatabase
 import KauriHTTP
@@ -9,6 +6,10 @@ import KauriServer
 import NIOCore
 import NIOPosix
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 @Suite("Graceful shutdown")
 struct ShutdownTests {
@@ -29,7 +30,8 @@ struct ShutdownTests {
             let app = buildApplication(
                 AppDependencies(settings: settings, database: database, logger: TestApp.quietLogger)
             ) { api in
-                api.on(.get, "/test/slow", OperationDoc("testSlow", summary: "slow", tag: "test", responses: [])) { _, _ in
+                api.on(.get, "/test/slow", OperationDoc("testSlow", summary: "slow", tag: "test", responses: [])) {
+                    _, _ in
                     try await Task.sleep(for: .milliseconds(700))
                     return "done"
                 }
