@@ -181,6 +181,25 @@ enum EscrowStore {
         ).all().map(Self.decodeEscrow)
     }
 
+    /// Per currency, the seller's part of escrows holding money.
+    static func held(sellerReference: String, on connection: any SQLDatabase) async throws -> [Currency: Int64] {
+        let rows = try await connection.raw(
+            """
+            SELECT currency, CAST(SUM(amount - fee) AS BIGINT) AS held FROM escrows
+            WHERE seller_reference = \(bind: sellerReference)
+                AND status IN ('paid', 'shipped', 'delivered', 'disputed')
+            GROUP BY currency
+            """
+        ).all()
+        var held: [Currency: Int64] = [:]
+        for row in rows {
+            if let currency = Currency(code: try row.decode(column: "currency", as: String.self)) {
+                held[currency] = try row.decode(column: "held", as: Int64.self)
+            }
+        }
+        return held
+    }
+
     static func decodeEscrow(_ row: any SQLRow) throws -> Escrow {
         let currencyCode = try row.decode(column: "currency", as: String.self)
         guard let id = Escrow.ID(try row.decode(column: "id", as: String.self)),

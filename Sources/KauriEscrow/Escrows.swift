@@ -443,6 +443,13 @@ public final class Escrows: Sendable {
             .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
     }
 
+    /// Per currency, what is held in escrow for the seller `sellerReference` (their part, after the fee).
+    public func heldAmounts(sellerReference: String) async throws -> [Currency: Int64] {
+        try await self.database.withConnection { connection in
+            try await EscrowStore.held(sellerReference: sellerReference, on: connection)
+        }
+    }
+
     // MARK: Disputes
 
     /// What a party says when opening a dispute.

@@ -205,28 +205,39 @@ struct CreateTransfersRequest: Decodable {
                 errors.append(.init(field: "\(path).\(field)", code: code, message: message))
             }
             func account(_ value: String?, _ field: String) -> LedgerAccount.ID? {
-                guard let value else { fail(field, "required", "required for kind \(item.kind)"); return nil }
-                guard let id = LedgerAccount.ID(value) else { fail(field, "invalid", "not an account id"); return nil }
+                guard let value else {
+                    fail(field, "required", "required for kind \(item.kind)")
+                    return nil
+                }
+                guard let id = LedgerAccount.ID(value) else {
+                    fail(field, "invalid", "not an account id")
+                    return nil
+                }
                 return id
             }
             func pendingID() -> LedgerTransfer.ID? {
                 guard let value = item.pendingID else {
-                    fail("pending_id", "required", "required for kind \(item.kind)"); return nil
+                    fail("pending_id", "required", "required for kind \(item.kind)")
+                    return nil
                 }
                 guard let id = LedgerTransfer.ID(value) else {
-                    fail("pending_id", "invalid", "not a transfer id"); return nil
+                    fail("pending_id", "invalid", "not a transfer id")
+                    return nil
                 }
                 return id
             }
             func money() -> Money? {
                 guard let amount = item.amount else {
-                    fail("amount", "required", "required for kind \(item.kind)"); return nil
+                    fail("amount", "required", "required for kind \(item.kind)")
+                    return nil
                 }
                 guard let code = item.currency else {
-                    fail("currency", "required", "required for kind \(item.kind)"); return nil
+                    fail("currency", "required", "required for kind \(item.kind)")
+                    return nil
                 }
                 guard let currency = Currency(code: code) else {
-                    fail("currency", "unsupported", "not a supported ISO 4217 code"); return nil
+                    fail("currency", "unsupported", "not a supported ISO 4217 code")
+                    return nil
                 }
                 return Money(minorUnits: amount, currency: currency)
             }
@@ -286,4 +297,33 @@ struct CreateTransfersRequest: Decodable {
 /// A list without pagination.
 struct ListResponse<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     let data: [Item]
+}
+
+/// What an owner has in one currency, across modules: `GET /v1/balances`' `summary`.
+public struct BalanceSummary: Encodable, Sendable, Hashable {
+    public var currency: String
+    /// The payable's posted balance less its pending debits: what may be paid out now.
+    public var available: Int64
+    /// Paid into escrow for this owner, not released yet (their part, after the fee).
+    public var held: Int64
+    /// Payouts sent but not confirmed yet.
+    public var inTransit: Int64
+
+    public init(currency: String, available: Int64, held: Int64, inTransit: Int64) {
+        self.currency = currency
+        self.available = available
+        self.held = held
+        self.inTransit = inTransit
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case currency, available, held
+        case inTransit = "in_transit"
+    }
+}
+
+/// `GET /v1/balances`.
+struct BalancesResponse: ResponseEncodable, Sendable {
+    let data: [AccountResponse]
+    let summary: [BalanceSummary]
 }

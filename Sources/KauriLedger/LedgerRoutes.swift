@@ -11,11 +11,16 @@ import KauriHTTP
 public struct LedgerRoutes: Sendable {
     let ledger: Ledger
     let limits: Limits
+    let summaries: (@Sendable (String) async throws -> [BalanceSummary])?
 
-    /// Routes over `ledger`.
-    public init(ledger: Ledger, limits: Limits) {
+    /// Routes over `ledger`; `summaries` adds, per currency, what other modules know of an owner's money (held in
+    /// escrow, on its way out) to `GET /v1/balances`.
+    public init(
+        ledger: Ledger, limits: Limits, summaries: (@Sendable (String) async throws -> [BalanceSummary])? = nil
+    ) {
         self.ledger = ledger
         self.limits = limits
+        self.summaries = summaries
     }
 
     /// Adds the routes and their OpenAPI descriptions.
@@ -25,6 +30,23 @@ public struct LedgerRoutes: Sendable {
         let accountList: JSONValue = [
             "type": "object", "required": ["data"],
             "properties": ["data": ["type": "array", "items": RouteRegistry.ref("LedgerAccount")]],
+        ]
+        let balances: JSONValue = [
+            "type": "object", "required": ["data", "summary"],
+            "properties": [
+                "data": ["type": "array", "items": RouteRegistry.ref("LedgerAccount")],
+                "summary": [
+                    "type": "array",
+                    "description": "Per currency: available, held (in escrow), in_transit (payouts on their way).",
+                    "items": [
+                        "type": "object", "required": ["currency", "available", "held", "in_transit"],
+                        "properties": [
+                            "currency": ["type": "string"], "available": ["type": "integer"],
+                            "held": ["type": "integer"], "in_transit": ["type": "integer"],
+                        ],
+                    ],
+                ],
+            ],
         ]
         let transferList: JSONValue = [
             "type": "object", "required": ["data", "next_cursor"],
@@ -38,7 +60,7 @@ public struct LedgerRoutes: Sendable {
             .get, "/v1/balances",
             OperationDoc(
                 "listBalances", summary: "The caller's ledger accounts and balances (admin: any owner).",
-                tag: "ledger", responses: [.json(200, "The accounts, by currency.", schema: accountList)],
+                tag: "ledger", responses: [.json(200, "The accounts, and a summary per currency.", schema: balances)],
                 errorStatuses: [401],
                 queryParameters: [
                     ("owner", "Admin only: whose accounts (default `platform`).", ["type": "string"])
@@ -53,7 +75,8 @@ public struct LedgerRoutes: Sendable {
                 owner = String(requested)
             }
             let accounts = try await self.ledger.accounts(ownerReference: owner)
-            return ListResponse(data: accounts.map { AccountResponse($0) })
+            return BalancesResponse(
+                data: accounts.map { AccountResponse($0) }, summary: try await self.summaries?(owner) ?? [])
         }
 
         api.on(

@@ -117,6 +117,25 @@ extension Payments {
         }
     }
 
+    /// Per currency, the owner's payouts sent but not confirmed yet.
+    public func payoutsInTransit(ownerReference: String) async throws -> [Currency: Int64] {
+        try await self.database.withConnection { connection in
+            let rows = try await connection.raw(
+                """
+                SELECT currency, CAST(SUM(amount) AS BIGINT) AS total FROM payouts
+                WHERE owner_reference = \(bind: ownerReference) AND status = 'pending' GROUP BY currency
+                """
+            ).all()
+            var totals: [Currency: Int64] = [:]
+            for row in rows {
+                if let currency = Currency(code: try row.decode(column: "currency", as: String.self)) {
+                    totals[currency] = try row.decode(column: "total", as: Int64.self)
+                }
+            }
+            return totals
+        }
+    }
+
     /// Asks the provider (outside any transaction) and records its answer.
     private func sendPayout(_ payout: Payout) async throws -> Payout {
         let gateway = try self.gateway(payout.gateway)

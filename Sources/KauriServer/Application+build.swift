@@ -163,6 +163,23 @@ struct WebhookEventPublisher: PaymentEventPublisher {
     }
 }
 
+/// Per currency, an owner's money across modules: available in the payable, held in escrow, in transit out.
+func balanceSummaries(of owner: String, _ dependencies: AppDependencies) async throws -> [BalanceSummary] {
+    let held = try await dependencies.escrows.heldAmounts(sellerReference: owner)
+    let inTransit = try await dependencies.payments.payoutsInTransit(ownerReference: owner)
+    var available: [Currency: Int64] = [:]
+    for account in try await dependencies.ledger.accounts(ownerReference: owner) where account.code == .sellerPayable {
+        let balances = account.balances
+        available[account.currency] = balances.creditsPosted - balances.debitsPosted - balances.debitsPending
+    }
+    let currencies = Set(held.keys).union(inTransit.keys).union(available.keys).sorted { $0.code < $1.code }
+    return currencies.map { currency in
+        BalanceSummary(
+            currency: currency.code, available: available[currency] ?? 0, held: held[currency] ?? 0,
+            inTransit: inTransit[currency] ?? 0)
+    }
+}
+
 /// Several publishers, each told in turn inside the payment's transaction.
 struct PaymentEventPublishers: PaymentEventPublisher {
     let publishers: [any PaymentEventPublisher]
@@ -266,7 +283,10 @@ public func buildApplication(
         database: dependencies.database, metrics: dependencies.metrics,
         readinessTimeoutMilliseconds: settings.limits.readinessTimeoutMilliseconds, openAPI: openAPI
     ).addRoutes(to: api)
-    LedgerRoutes(ledger: dependencies.ledger, limits: settings.limits).addRoutes(to: api)
+    LedgerRoutes(
+        ledger: dependencies.ledger, limits: settings.limits,
+        summaries: { owner in try await balanceSummaries(of: owner, dependencies) }
+    ).addRoutes(to: api)
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
     PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
     PayoutRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)

@@ -84,6 +84,9 @@ struct EscrowFlowTests {
             #expect(paid["status"] as? String == "paid", "\(paid.json)")
             #expect((paid["buyer"] as? [String: Any])?["phone"] as? String != Self.buyerPhone, "masked for the seller")
             #expect(try await Self.balance("escrow_holding:platform:KES", harness) == Self.price)
+            let held = try await Self.summary(seller, harness)
+            #expect(held?["held"] as? Int64 == Self.price - Self.fee, "\(String(describing: held))")
+            #expect(held?["available"] as? Int64 == 0)
             // The seller owns the payment but cannot refund it around the escrow.
             let refund = try await harness.send(
                 .post, "/v1/payments/\(paymentID)/refunds", [:], token: seller, idempotencyKey: UUID().uuidString)
@@ -338,6 +341,10 @@ struct EscrowFlowTests {
             #expect(done["provider_reference"] is String)
             #expect(try await Self.balance(payable, harness) == available - 100_000)
             #expect(try await Self.balance("payouts_in_transit:platform:KES", harness) == 0)
+            let summary = try await Self.summary(seller, harness)
+            #expect(summary?["available"] as? Int64 == available - 100_000, "\(String(describing: summary))")
+            #expect(summary?["held"] as? Int64 == 0)
+            #expect(summary?["in_transit"] as? Int64 == 0)
 
             // A destination the sandbox refuses (…0001): the money comes back to the payable.
             _ = try await harness.send(
@@ -431,6 +438,12 @@ struct EscrowFlowTests {
     /// The user id behind an access token.
     static func ownerReference(_ token: String, _ harness: PaymentHarness) async throws -> String? {
         try await harness.send(.get, "/v1/me", token: token)["id"] as? String
+    }
+
+    /// `GET /v1/balances`' KES summary for the token's owner.
+    static func summary(_ token: String, _ harness: PaymentHarness) async throws -> [String: Any]? {
+        let reply = try await harness.send(.get, "/v1/balances", token: token)
+        return (reply["summary"] as? [[String: Any]])?.first { $0["currency"] as? String == "KES" }
     }
 
     /// Credits posted − debits posted of an account (0 when it does not exist).
