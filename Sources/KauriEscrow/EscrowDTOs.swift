@@ -442,3 +442,11 @@ struct ResolveDisputeRequest: Decodable {
         ],
     ]
 }
+
+extension Escrows.Checkout {
+    /// Reads a hosted checkout form's phone and name, by the JSON checkout's rules.
+    public static func fromForm(phone: String, name: String, currency: Currency) throws(APIError) -> Escrows.Checkout {
+        try CheckoutRequest(phone: phone, name: name, email: nil, gateway: nil, provider: nil)
+            .validated(currency: currency)
+    }
+}

@@ -344,6 +344,16 @@ public final class Escrows: Sendable {
         return (escrow, log, role)
     }
 
+    /// The escrow and its log for the public tracking page (whoever holds the id; phones are shown masked).
+    public func trackedEscrow(_ id: Escrow.ID) async throws -> (Escrow, [EscrowTransition])? {
+        try await self.database.withConnection { connection in
+            guard
+                let escrow = try await EscrowStore.escrow(id: id, lock: false, kind: self.database.kind, on: connection)
+            else { return nil }
+            return (escrow, try await EscrowStore.transitions(escrowID: id, on: connection))
+        }
+    }
+
     /// The escrows where the asker is the seller or the buyer, newest first.
     public func escrows(for party: Party, before: Escrow.ID?, limit: Int) async throws -> [Escrow] {
         let phone = try await self.parties.phone(of: party.ownerReference)

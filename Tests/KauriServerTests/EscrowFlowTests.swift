@@ -380,6 +380,55 @@ struct EscrowFlowTests {
         return last
     }
 
+    @Test("hosted pages: /pay shows the link and its form, the form pays by STK push, /track shows the escrow masked")
+    func pages() async throws {
+        try await Self.run { harness in
+            let seller = try await Self.signIn(Self.sellerPhone, harness)
+            let link = try await harness.send(
+                .post, "/v1/payment-links", ["title": "Ankara <bag>", "price": Self.price, "currency": "KES"],
+                token: seller)
+            let page = try await harness.send(.get, "/pay/\(link.id)", token: nil)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            let html = String(decoding: page.bytes, as: UTF8.self)
+            #expect(html.contains("Ankara &lt;bag&gt;"), "escaped")
+            #expect(html.contains("<form method=\"post\" action=\"/pay/\(link.id)\">"))
+            #expect(html.contains("1,500.00 KES") || html.contains("1500.00 KES"), "\(html)")
+
+            func submit(_ form: String) async throws -> PaymentHarness.Reply {
+                try await harness.send(
+                    .post, "/pay/\(link.id)", nil, token: nil,
+                    headers: [.contentType: "application/x-www-form-urlencoded"], rawBody: Array(form.utf8))
+            }
+            let bad = try await submit("phone=12&name=Amina&key=k1")
+            #expect(bad.status == .unprocessableContent)
+            #expect(String(decoding: bad.bytes, as: UTF8.self).contains("role=\"alert\""))
+            let paid = try await submit("phone=0700000000&name=Amina+W&key=k2")
+            #expect(paid.status == .seeOther)
+            let location = try #require(paid.headers[.location])
+            #expect(location.hasPrefix("/track/esc_"))
+            let again = try await submit("phone=0700000000&name=Amina+W&key=k2")
+            #expect(again.headers[.location] == location, "the same form twice opens one escrow")
+            let escrowID = String(location.dropFirst("/track/".count))
+            let paymentID = try #require(
+                try await harness.send(.get, "/v1/escrows/\(escrowID)", token: seller)["payment_id"] as? String)
+            try await harness.waitFor(paymentID, status: "succeeded")
+            let track = try await harness.send(.get, location, token: nil)
+            let text = String(decoding: track.bytes, as: UTF8.self)
+            #expect(track.status == .ok)
+            #expect(text.contains("Paid — held in escrow"), "\(text)")
+            #expect(!text.contains("700000000"), "the buyer's phone is masked")
+            #expect(!text.contains("711000111"), "the seller's phone is masked")
+
+            _ = try await harness.send(.post, "/v1/payment-links/\(link.id)/close", token: seller)
+            let closed = String(
+                decoding: try await harness.send(.get, "/pay/\(link.id)", token: nil).bytes, as: UTF8.self)
+            #expect(closed.contains("The seller closed this link."))
+            #expect(!closed.contains("<form"))
+            #expect(try await harness.send(.get, "/track/esc_nope", token: nil).status == .notFound)
+        }
+    }
+
     /// Polls until the refund succeeded (the gateway's result callback is applied in the background).
     static func waitForRefund(_ id: String, of paymentID: String, _ harness: PaymentHarness) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
