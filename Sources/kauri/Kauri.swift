@@ -17,7 +17,9 @@ struct Kauri: AsyncParsableCommand {
         commandName: "kauri",
         abstract: "Payments, escrow, ledger and identity for marketplaces in Africa and India.",
         version: kauriVersion,
-        subcommands: [Serve.self, Migrate.self, SandboxCommand.self, LedgerCommand.self, Settle.self, Keys.self],
+        subcommands: [
+            Serve.self, Migrate.self, SandboxCommand.self, LedgerCommand.self, Settle.self, Demo.self, Keys.self,
+        ],
         defaultSubcommand: Serve.self)
 
     /// Runs the command; usage errors and invalid settings exit with status 2, naming the setting.
@@ -320,6 +322,23 @@ struct Settle: AsyncParsableCommand {
         let loggers = ProcessLoggers.makeLoggers(level: .warning)
         let (released, refunds) = try await Server.settleNow(settings, logger: loggers.app)
         print("settled: \(released) escrow(s) released, \(refunds) owed refund(s) created")
+    }
+}
+
+/// `kauri demo`: the S4 story end to end on a fresh SQLite file with the sandbox.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole S4 story on a fresh SQLite database with the gateway sandbox, printing each step: "
+            + "sign-in by SMS code, payment link, STK push, shipping, confirmation, release, payout, ledger verify. "
+            + "Exit 0 only if every step passed.")
+
+    @OptionGroup var options: SettingOptions
+
+    func run() async throws {
+        let settings = try await self.options.load()
+        let loggers = ProcessLoggers.makeLoggers(level: .error)
+        let passed = try await Server.demo(settings, logger: loggers.app) { line in Swift.print(line) }
+        if !passed { throw ExitCode(1) }
     }
 }
 

@@ -276,6 +276,21 @@ struct CLITests {
         }
     }
 
+    @Test("demo runs the S4 story on a fresh SQLite file with the sandbox and exits 0 with the ledger verified")
+    func demo() async throws {
+        try await Self.withDirectory { directory in
+            let run = try Self.run(["demo", "--data-dir", "data"], directory: directory)
+            #expect(run.status == 0, "\(run.output)\n\(run.error)")
+            for step in [
+                "1. seller signs in", "3. buyer pays by M-Pesa STK push", "7. buyer confirms, funds released",
+                "8. seller is paid out", "9. kauri ledger verify .................... ok: ledger ok",
+            ] {
+                #expect(run.output.contains(step), "\(run.output)")
+            }
+            #expect(run.output.contains("demo complete: every step passed"))
+        }
+    }
+
     @Test("processes migrating one SQLite file at the same moment apply each migration exactly once")
     func concurrentMigrateProcesses() async throws {
         try await Self.withDirectory { directory in
