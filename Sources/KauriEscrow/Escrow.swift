@@ -36,6 +36,8 @@ public struct Escrow: Sendable, Hashable {
     public var refundAmount: Int64 = 0
     /// That refund, once the payments module has it.
     public var refundID: String?
+    /// Why the risk check held it: no release (by the buyer or the window) until an admin clears it.
+    public var reviewReason: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 

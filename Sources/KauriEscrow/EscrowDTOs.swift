@@ -220,7 +220,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
 
     enum CodingKeys: String, CodingKey {
         case id, object, status, title, amount, fee, currency, buyer, seller, gateway, shipping, timeline, role
-        case payment, dispute
+        case payment, dispute, review
         case linkID = "link_id"
         case refundAmount = "refund_amount"
         case refundID = "refund_id"
@@ -254,6 +254,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         try container.encode(escrow.releaseDueAt?.rfc3339, forKey: .releaseDueAt)
         try container.encode(escrow.refundAmount, forKey: .refundAmount)
         try container.encode(escrow.refundID, forKey: .refundID)
+        try container.encode(escrow.reviewReason, forKey: .review)
         if let dispute = self.dispute {
             try container.encode(
                 DisputeEntry(
@@ -336,6 +337,10 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
             "timeline": ["type": "array", "items": ["type": "object"]],
             "refund_amount": ["type": "integer", "description": "What a dispute's resolution returns to the buyer."],
             "refund_id": ["type": ["string", "null"], "description": "That refund in the payments API."],
+            "review": [
+                "type": ["string", "null"],
+                "description": "Why the risk check held it (no release until an admin clears it).",
+            ],
             "dispute": [
                 "type": "object",
                 "description": "The escrow's dispute: id, status, opened_by, reason, evidence, outcome, amounts.",

@@ -26,6 +26,10 @@ public enum EscrowError: Error, Sendable, Hashable {
     case buyerOnly
     /// The checkout's Idempotency-Key was used on this link for another buyer's phone.
     case checkoutKeyReused
+    /// The risk check refused the checkout; nothing was charged.
+    case checkoutRefused(reasons: [String])
+    /// The risk check held the escrow: only an admin's review may let it be released.
+    case underReview
     /// A split must give the seller more than nothing and less than everything.
     case splitInvalid(amount: Int64)
 }

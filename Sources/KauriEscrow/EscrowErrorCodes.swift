@@ -27,6 +27,12 @@ public enum EscrowErrorCodes {
             APIError(Self.sellerOnly)
         case .buyerOnly:
             APIError(Self.buyerOnly, detail: "sign in with the phone number that paid")
+        case .checkoutRefused(let reasons):
+            APIError(
+                Self.checkoutRefused,
+                detail: "this payment cannot be taken (\(reasons.joined(separator: ", "))); nothing was charged")
+        case .underReview:
+            APIError(Self.underReview, detail: "the payment is held for review; an admin must clear it first")
         case .splitInvalid(let amount):
             APIError.invalidField(
                 "seller_amount", code: "out_of_range", "a split gives the seller 1 to \(amount - 1) minor units")
@@ -50,9 +56,14 @@ public enum EscrowErrorCodes {
     public static let sellerOnly = ErrorCode("escrow.seller_only", status: 403, title: "Only the seller may do this")
     public static let buyerOnly = ErrorCode("escrow.buyer_only", status: 403, title: "Only the buyer may do this")
 
+    public static let checkoutRefused = ErrorCode(
+        "escrow.checkout_refused", status: 403, title: "Checkout refused by the risk check")
+    public static let underReview = ErrorCode(
+        "escrow.under_review", status: 409, title: "Escrow held for review")
+
     /// Every escrow code, for docs/ERRORS.md.
     public static let all: [ErrorCode] = [
         linkNotFound, linkClosed, linkExpired, linkSoldOut, priceBelowFee, noGateway, escrowNotFound,
-        invalidTransition, notFunded, sellerOnly, buyerOnly,
+        invalidTransition, notFunded, sellerOnly, buyerOnly, checkoutRefused, underReview,
     ]
 }

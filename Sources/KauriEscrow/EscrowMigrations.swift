@@ -98,5 +98,28 @@ public enum EscrowMigrations {
                 """,
                 "CREATE INDEX escrows_refund_due ON escrows (id) WHERE refund_amount > 0 AND refund_id IS NULL",
             ]),
+        Migration(
+            module: "escrow", version: 3, name: "create_risk_decisions",
+            sql: [
+                // Set when the risk check held the checkout: no release until an admin clears it.
+                "ALTER TABLE escrows ADD COLUMN review_reason TEXT",
+                // Every checkout's risk decision, refused ones included (escrow_id null).
+                """
+                CREATE TABLE risk_decisions (
+                    link_id TEXT NOT NULL,
+                    escrow_id TEXT,
+                    seller_reference TEXT NOT NULL,
+                    buyer_phone TEXT NOT NULL,
+                    amount BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    score INTEGER NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('allow', 'hold', 'refuse')),
+                    reasons TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX risk_decisions_phone ON risk_decisions (buyer_phone, at)",
+                "CREATE INDEX escrows_buyer_recent ON escrows (buyer_phone, created_at)",
+            ]),
     ]
 }

@@ -201,6 +201,24 @@ public struct EscrowRoutes: Sendable {
         }
 
         api.on(
+            .post, "/v1/escrows/{id}/review/clear",
+            OperationDoc(
+                "clearEscrowReview",
+                summary: "An admin clears an escrow the risk check held, so it can be released.", tag: "escrow",
+                responses: [.json(200, "The escrow.", schema: RouteRegistry.ref("Escrow"))],
+                errorStatuses: [401, 403, 404])
+        ) { _, context in
+            let caller = try context.requireRole(.admin)
+            guard let id = context.parameters.get("id").flatMap(Escrow.ID.init) else {
+                throw APIError(EscrowErrorCodes.escrowNotFound)
+            }
+            let escrow = try await Self.mapped {
+                try await self.escrows.clearReview(of: id, admin: caller.ownerReference, note: nil)
+            }
+            return EscrowResponse(escrow: escrow, timeline: nil, role: .admin, payment: nil)
+        }
+
+        api.on(
             .post, "/v1/escrows/{id}/dispute/resolve",
             OperationDoc(
                 "resolveEscrowDispute",

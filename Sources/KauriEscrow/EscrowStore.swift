@@ -95,15 +95,15 @@ enum EscrowStore {
         try await connection.raw(
             """
             INSERT INTO escrows (id, link_id, checkout_key, seller_reference, seller_phone, buyer_phone, buyer_name,
-                title, amount, fee, currency, status, payment_id, gateway, shipping, release_due_at, created_at,
-                updated_at)
+                title, amount, fee, currency, status, payment_id, gateway, shipping, release_due_at, review_reason,
+                created_at, updated_at)
             VALUES (\(bind: escrow.id.description), \(bind: escrow.linkID.description), \(bind: checkoutKey),
                 \(bind: escrow.sellerReference), \(bind: escrow.sellerPhone?.e164), \(bind: escrow.buyerPhone.e164),
                 \(bind: escrow.buyerName), \(bind: escrow.title), \(bind: escrow.amount.minorUnits),
                 \(bind: escrow.fee.minorUnits), \(bind: escrow.amount.currency.code), \(bind: escrow.status.rawValue),
                 \(bind: escrow.paymentID), \(bind: escrow.gateway), \(bind: try Self.encodeShipping(escrow.shipping)),
-                \(bind: escrow.releaseDueAt.map(Self.millis)), \(bind: Self.millis(escrow.createdAt)),
-                \(bind: Self.millis(escrow.updatedAt)))
+                \(bind: escrow.releaseDueAt.map(Self.millis)), \(bind: escrow.reviewReason),
+                \(bind: Self.millis(escrow.createdAt)), \(bind: Self.millis(escrow.updatedAt)))
             """
         ).run()
     }
@@ -117,6 +117,7 @@ enum EscrowStore {
                 release_due_at = \(bind: escrow.releaseDueAt.map(Self.millis)),
                 payment_id = \(bind: escrow.paymentID), gateway = \(bind: escrow.gateway),
                 refund_amount = \(bind: escrow.refundAmount), refund_id = \(bind: escrow.refundID),
+                review_reason = \(bind: escrow.reviewReason),
                 updated_at = \(bind: Self.millis(escrow.updatedAt))
             WHERE id = \(bind: escrow.id.description)
             """
@@ -176,6 +177,7 @@ enum EscrowStore {
             """
             SELECT * FROM escrows
             WHERE release_due_at IS NOT NULL AND release_due_at <= \(bind: Self.millis(now)) AND status = 'delivered'
+                AND review_reason IS NULL
             ORDER BY release_due_at LIMIT \(bind: limit)\(unsafeRaw: suffix)
             """
         ).all().map(Self.decodeEscrow)
@@ -221,6 +223,7 @@ enum EscrowStore {
             releaseDueAt: try row.decode(column: "release_due_at", as: Int64?.self).map(Self.timestamp),
             refundAmount: try row.decode(column: "refund_amount", as: Int64.self),
             refundID: try row.decode(column: "refund_id", as: String?.self),
+            reviewReason: try row.decode(column: "review_reason", as: String?.self),
             createdAt: Self.timestamp(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
     }

@@ -67,6 +67,9 @@ public struct EscrowTransitions: Sendable {
             }
             throw EscrowError.invalidTransition(status: loaded.status, event: event)
         }
+        if next == .completed, event == .confirm || event == .autoRelease, loaded.reviewReason != nil {
+            throw EscrowError.underReview
+        }
         var escrow = loaded
         escrow.status = next
         escrow.updatedAt = now

@@ -18,6 +18,8 @@ public final class Escrows: Sendable {
         public var releaseBatchSize: Int
         /// Gateways tried for a checkout that names none, in order, among those that take the currency.
         public var gatewayPreference: [GatewayName]
+        /// The checkout risk check's rules.
+        public var risk = RiskRules()
 
         public init(
             fees: EscrowFees = EscrowFees(), inspectionWindowMilliseconds: UInt64 = 72 * 3_600_000,
@@ -168,11 +170,14 @@ public final class Escrows: Sendable {
         let now = self.clock.now()
         try Self.checkPayable(link, now: now)
         let gateway = try self.chooseGateway(for: link.price.currency, request)
-        let escrow = Escrow(
+        let risk = try await self.assessRisk(link, request, now: now)
+        var opened = Escrow(
             id: self.ids.make(EscrowIDKind.self), linkID: link.id, sellerReference: link.sellerReference,
             sellerPhone: link.sellerPhone, buyerPhone: request.phone, buyerName: request.name, title: link.title,
             amount: link.price, fee: self.configuration.fees.fee(on: link.price), status: .pending, paymentID: nil,
             gateway: gateway.rawValue, shipping: nil, releaseDueAt: nil, createdAt: now, updatedAt: now)
+        if risk.outcome == .hold { opened.reviewReason = "risk: " + risk.reasons.joined(separator: ",") }
+        let escrow = opened
         do {
             try await self.database.transaction { connection in
                 guard
@@ -185,6 +190,9 @@ public final class Escrows: Sendable {
                 locked.updatedAt = now
                 try await EscrowStore.update(locked, on: connection)
                 try await EscrowStore.insert(escrow, checkoutKey: idempotencyKey, on: connection)
+                try await EscrowStore.insertRiskDecision(
+                    risk, linkID: link.id, escrowID: escrow.id, sellerReference: link.sellerReference,
+                    phone: request.phone, amount: link.price, at: now, on: connection)
                 try await EscrowStore.insertTransition(
                     escrowID: escrow.id, from: nil, to: .pending, event: "checkout",
                     actor: EscrowTransitions.Actor.buyer.rawValue, reason: nil, at: now, on: connection)
@@ -199,6 +207,34 @@ public final class Escrows: Sendable {
             throw error
         }
         return try await self.startPayment(escrow, request)
+    }
+
+    /// Runs the risk rules on a checkout. A refusal is recorded (and logged) here and thrown; other outcomes are
+    /// recorded with the escrow they open.
+    private func assessRisk(_ link: PaymentLink, _ request: Checkout, now: Timestamp) async throws -> RiskDecision {
+        let facts = try await self.database.withConnection { connection in
+            try await EscrowStore.riskFacts(
+                phone: request.phone, sellerReference: link.sellerReference, currency: link.price.currency, now: now,
+                on: connection)
+        }
+        let decision = self.configuration.risk.decide(amount: link.price, phone: request.phone, facts: facts, now: now)
+        if decision.outcome != .allow {
+            self.logger.warning(
+                "checkout risk: \(decision.outcome.rawValue)",
+                metadata: [
+                    "link.id": "\(link.id)", "risk.score": "\(decision.score)",
+                    "risk.reasons": "\(decision.reasons.joined(separator: ","))",
+                ])
+        }
+        if decision.outcome == .refuse {
+            try await self.database.transaction { connection in
+                try await EscrowStore.insertRiskDecision(
+                    decision, linkID: link.id, escrowID: nil, sellerReference: link.sellerReference,
+                    phone: request.phone, amount: link.price, at: now, on: connection)
+            }
+            throw EscrowError.checkoutRefused(reasons: decision.reasons)
+        }
+        return decision
     }
 
     private func resume(_ escrow: Escrow, _ request: Checkout) async throws -> (Escrow, Payment) {
@@ -457,6 +493,24 @@ public final class Escrows: Sendable {
     public func heldAmounts(sellerReference: String) async throws -> [Currency: Int64] {
         try await self.database.withConnection { connection in
             try await EscrowStore.held(sellerReference: sellerReference, on: connection)
+        }
+    }
+
+    /// An admin clears an escrow the risk check held: it may be released as usual from now on.
+    public func clearReview(of id: Escrow.ID, admin: String, note: String?) async throws -> Escrow {
+        let now = self.clock.now()
+        return try await self.database.transaction { connection in
+            guard
+                var escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection)
+            else { throw EscrowError.escrowNotFound }
+            guard escrow.reviewReason != nil else { return escrow }
+            escrow.reviewReason = nil
+            escrow.updatedAt = now
+            try await EscrowStore.update(escrow, on: connection)
+            try await EscrowStore.insertTransition(
+                escrowID: id, from: escrow.status, to: escrow.status, event: "review_cleared",
+                actor: EscrowTransitions.Actor.admin.rawValue, reason: note ?? admin, at: now, on: connection)
+            return escrow
         }
     }
 

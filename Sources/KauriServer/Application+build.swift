@@ -116,6 +116,7 @@ public struct AppDependencies: Sendable {
         var escrow = Escrows.Configuration(
             fees: EscrowFees(basisPoints: settings.escrow.feeBasisPoints, fixed: settings.escrow.feeFixed),
             inspectionWindowMilliseconds: UInt64(settings.escrow.inspectionHours) * 3_600_000)
+        escrow.risk = settings.escrow.riskRules
         escrowConfiguration?(&escrow)
         let transitions = EscrowTransitions(
             database: database, ledger: self.ledger, outbox: self.outbox, logger: logger,

@@ -1,5 +1,6 @@
 import KauriCore
 import KauriDatabase
+import KauriEscrow
 import KauriHTTP
 import Logging
 
@@ -184,6 +185,8 @@ public struct EscrowSettings: Sendable {
     public var feeFixed: [Currency: Int64] = [:]
     /// Hours a buyer has after delivery before the money is released.
     public var inspectionHours = 72
+    /// The checkout risk check's rules.
+    public var riskRules = RiskRules()
 
     /// No fee, a 72-hour inspection window.
     public init() {}

@@ -260,6 +260,12 @@ public struct Setting: Sendable, Hashable {
         flag: "escrow-inspection-hours", environmentVariable: "KAURI_ESCROW_INSPECTION_HOURS", kind: .integer,
         defaultDescription: "72", isSecret: false,
         help: "Hours a buyer has after delivery to confirm or dispute before the money is released (1–720).")
+    /// Checkout risk rules.
+    public static let riskRules = Setting(
+        flag: "risk-rules", environmentVariable: "KAURI_RISK_RULES", kind: .string,
+        defaultDescription: "the defaults in docs/ESCROW.md", isSecret: false,
+        help: "The checkout risk check's rules as JSON, e.g. {\"blocked_phones\": [\"+254700000077\"], "
+            + "\"buyer_checkouts_per_hour_max\": 5}; keys left out keep their defaults.")
     /// Sandbox port.
     public static let sandboxPort = Setting(
         flag: "sandbox-port", environmentVariable: "KAURI_SANDBOX_PORT", kind: .integer,
@@ -277,7 +283,7 @@ public struct Setting: Sendable, Hashable {
         .mpesaTillNumber, .mpesaB2CShortCode, .mpesaInitiatorName, .mpesaSecurityCredential, .mpesaBaseURL,
         .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
         .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort, .escrowFeeBasisPoints, .escrowFeeFixed,
-        .escrowInspectionHours,
+        .escrowInspectionHours, .riskRules,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

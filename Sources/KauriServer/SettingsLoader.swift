@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import KauriCore
+import KauriEscrow
 import KauriHTTP
 import KauriIdentity
 import Logging
@@ -264,6 +265,13 @@ public enum SettingsLoader {
                 throw SettingsError(setting: .escrowInspectionHours, reason: "must be from 1 to 720, got \(hours)")
             }
             escrow.inspectionHours = hours
+        }
+        if let json = try Self.read(.riskRules, reader, { try $0.requiredString(forKey: $1) }), !json.isEmpty {
+            do {
+                escrow.riskRules = try RiskRules.parse(json: json)
+            } catch {
+                throw SettingsError(setting: .riskRules, reason: "not valid rules JSON: \(error)")
+            }
         }
         settings.escrow = escrow
     }

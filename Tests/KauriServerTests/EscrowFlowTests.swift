@@ -429,6 +429,69 @@ struct EscrowFlowTests {
         }
     }
 
+    @Test(
+        "risk check: a blocked phone and a buyer's velocity are refused, a new seller's large sale is held for review")
+    func risk() async throws {
+        for kind in TestDatabases.kinds {
+            try await PaymentHarness.with(
+                kind,
+                escrow: { configuration in
+                    configuration.risk.blockedPhones = ["+254700000077"]
+                    configuration.risk.buyerCheckoutsPerHourMax = 2
+                    configuration.risk.newSellerAmountMax = ["KES": 200_000]
+                }
+            ) { harness in
+                let seller = try await Self.signIn(Self.sellerPhone, harness)
+                func link(_ price: Int64) async throws -> String {
+                    try await harness.send(
+                        .post, "/v1/payment-links", ["title": "Radio", "price": price, "currency": "KES"], token: seller
+                    ).id
+                }
+                func checkout(_ linkID: String, _ phone: String) async throws -> PaymentHarness.Reply {
+                    try await harness.send(
+                        .post, "/v1/payment-links/\(linkID)/checkout", ["phone": phone, "name": "Otieno"], token: nil,
+                        idempotencyKey: UUID().uuidString)
+                }
+                let small = try await link(Self.price)
+                let blocked = try await checkout(small, "+254700000077")
+                #expect(blocked.code == "escrow.checkout_refused", "\(blocked.json)")
+                #expect(blocked.status == .forbidden)
+                #expect((blocked.json["detail"] as? String)?.contains("blocked_phone") == true)
+                #expect(try await harness.count("SELECT COUNT(*) AS n FROM escrows") == 0, "nothing opened or charged")
+
+                // Velocity: two checkouts an hour from one phone pass, the third is refused.
+                #expect(try await checkout(small, "+254700000010").status == .created)
+                #expect(try await checkout(small, "+254700000010").status == .created)
+                #expect(try await checkout(small, "+254700000010").code == "escrow.checkout_refused")
+
+                // A new seller's sale above the limit goes through but is held: no release until an admin clears it.
+                let large = try await link(300_000)
+                let held = try await checkout(large, Self.buyerPhone)
+                #expect(held.status == .created, "\(held.json)")
+                let paymentID = try #require((held["payment"] as? [String: Any])?["id"] as? String)
+                try await harness.waitFor(paymentID, status: "succeeded")
+                _ = try await harness.send(.post, "/v1/escrows/\(held.id)/ship", token: seller)
+                let delivered = try await harness.send(.post, "/v1/escrows/\(held.id)/deliver", token: seller)
+                #expect((delivered["review"] as? String)?.contains("new_seller_amount") == true, "\(delivered.json)")
+                let buyer = try await Self.signIn(Self.buyerPhone, harness)
+                let refused = try await harness.send(.post, "/v1/escrows/\(held.id)/confirm", token: buyer)
+                #expect(refused.code == "escrow.under_review", "\(refused.json)")
+                harness.clock.advance(milliseconds: 73 * 3_600_000)
+                #expect(try await harness.dependencies.escrows.releaseDue() == 0, "no auto-release while held")
+                let cleared = try await harness.send(.post, "/v1/escrows/\(held.id)/review/clear")
+                #expect(cleared.status == .ok, "\(cleared.json)")
+                #expect(cleared["review"] is NSNull)
+                #expect(try await harness.dependencies.escrows.releaseDue() == 1)
+                let decisions = try await harness.database.withConnection { connection in
+                    try await connection.raw("SELECT outcome FROM risk_decisions ORDER BY at, outcome").all().map {
+                        try $0.decode(column: "outcome", as: String.self)
+                    }
+                }
+                #expect(decisions.sorted() == ["allow", "allow", "hold", "refuse", "refuse"], "every decision logged")
+            }
+        }
+    }
+
     /// Polls until the refund succeeded (the gateway's result callback is applied in the background).
     static func waitForRefund(_ id: String, of paymentID: String, _ harness: PaymentHarness) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

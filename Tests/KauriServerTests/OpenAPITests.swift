@@ -35,7 +35,7 @@ struct OpenAPITests {
                         "POST /v1/payment-links/{id}/close", "POST /v1/payment-links/{id}/checkout", "GET /v1/escrows",
                         "GET /v1/escrows/{id}", "POST /v1/escrows/{id}/ship", "POST /v1/escrows/{id}/deliver",
                         "POST /v1/escrows/{id}/confirm", "POST /v1/escrows/{id}/disputes",
-                        "POST /v1/escrows/{id}/dispute/resolve",
+                        "POST /v1/escrows/{id}/dispute/resolve", "POST /v1/escrows/{id}/review/clear",
                         "PUT /v1/payout-destinations/{currency}", "GET /v1/payout-destinations/{currency}",
                         "POST /v1/payouts", "GET /v1/payouts", "GET /v1/payouts/{id}", "GET /pay/{id}",
                         "POST /pay/{id}", "GET /track/{id}",
