@@ -5,6 +5,7 @@ import KauriMessaging
 import KauriPayments
 import Logging
 import SQLKit
+import Synchronization
 
 /// Payment links and escrows (origin S4): a seller's link, a buyer's payment held by the platform, and its
 /// release to the seller once the buyer has the goods — or when the inspection window ends.
@@ -46,6 +47,9 @@ public final class Escrows: Sendable {
     let logger: Logger
     public let configuration: Configuration
     let transitions: EscrowTransitions
+    /// Sellers and currencies whose ledger accounts are known to exist (accounts are never deleted).
+    private let ensuredAccounts = Mutex<Set<String>>([])
+    static let ensuredAccountsMax = 10_000
 
     public init(
         database: Database, ledger: Ledger, outbox: Outbox, payments: Payments, parties: any EscrowParties,
@@ -332,6 +336,8 @@ public final class Escrows: Sendable {
 
     /// Opens the accounts a link's escrows use: escrow holding and revenue (platform), the seller's payable.
     private func ensureAccounts(seller: String, currency: Currency) async throws {
+        let key = "\(seller)|\(currency.code)"
+        if self.ensuredAccounts.withLock({ $0.contains(key) }) { return }
         let accounts = [
             NewAccount(
                 id: EscrowTransitions.holdingAccount(currency), currency: currency, code: .escrowHolding,
@@ -347,6 +353,10 @@ public final class Escrows: Sendable {
             if case .failed(let error) = result {
                 throw EscrowServiceError.ledgerRefused("account: \(error)")
             }
+        }
+        self.ensuredAccounts.withLock { known in
+            if known.count >= Self.ensuredAccountsMax { known.removeAll(keepingCapacity: true) }
+            known.insert(key)
         }
     }
 

@@ -36,7 +36,7 @@ struct KauriPaymentsBench: AsyncParsableCommand {
         commandName: "kauri-payments-bench", abstract: "Webhook ingestion and checkout flow throughput over HTTP.")
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case webhooks, checkout
+        case webhooks, checkout, links
     }
 
     enum Engine: String, ExpressibleByArgument {
@@ -46,7 +46,7 @@ struct KauriPaymentsBench: AsyncParsableCommand {
     @Option(help: "sqlite or postgres (postgres reads POSTGRES_URL).")
     var database: Engine = .sqlite
 
-    @Option(help: "webhooks or checkout.")
+    @Option(help: "webhooks, checkout or links (payment links created).")
     var scenario: Scenario = .webhooks
 
     @Option(help: "Concurrent HTTP connections.")
@@ -103,6 +103,8 @@ struct KauriPaymentsBench: AsyncParsableCommand {
                 secretKey: sandbox.credentials.paystackSecretKey)
         case .checkout:
             result = try await self.checkout(base: base, http: http, database: database)
+        case .links:
+            result = try await self.links(base: base, http: http, database: database)
         }
         Self.print(
             result.merging(
@@ -254,6 +256,52 @@ struct KauriPaymentsBench: AsyncParsableCommand {
             "flows_per_second": Int(Double(total - remaining) / Self.seconds(finished)),
             "create_p50_us": histogram.valueAtPercentile(50), "create_p99_us": histogram.valueAtPercentile(99),
             "errors": shared.errors.load(ordering: .relaxed), "ledger_transfers": transfers,
+        ]
+    }
+
+    // MARK: - Payment links
+
+    /// `POST /v1/payment-links` at `connections` for `duration` seconds (issue #6's figure): links created per second
+    /// and the latency of each request; every link is a durable commit.
+    func links(base: String, http: HTTPClient, database: Database) async throws -> [String: Any] {
+        let shared = Shared()
+        let clock = ContinuousClock()
+        let body = Array(#"{"title":"Kitenge dress","price":150000,"currency":"GHS","quantity":10}"#.utf8)
+        // One request first, so the seller's ledger accounts exist before the clock starts.
+        var warm = HTTPClientRequest(url: base + "/v1/payment-links")
+        warm.method = .POST
+        warm.headers.add(name: "content-type", value: "application/json")
+        warm.headers.add(name: "authorization", value: "Bearer \(Self.adminKey)")
+        warm.body = .bytes(ByteBuffer(bytes: body))
+        _ = try await http.execute(warm, timeout: .seconds(30)).body.collect(upTo: 1 << 20)
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<self.connections {
+                group.addTask {
+                    while !shared.stop.load(ordering: .relaxed) {
+                        var request = HTTPClientRequest(url: base + "/v1/payment-links")
+                        request.method = .POST
+                        request.headers.add(name: "content-type", value: "application/json")
+                        request.headers.add(name: "authorization", value: "Bearer \(Self.adminKey)")
+                        request.body = .bytes(ByteBuffer(bytes: body))
+                        let begin = clock.now
+                        let response = try await http.execute(request, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 1 << 20)
+                        shared.record(clock.now - begin, ok: response.status == .created)
+                    }
+                }
+            }
+            try await Task.sleep(for: .seconds(self.duration))
+            shared.stop.store(true, ordering: .relaxed)
+            try await group.waitForAll()
+        }
+        let elapsed = clock.now - start
+        let total = try await Self.count("SELECT COUNT(*) AS n FROM payment_links", database: database) - 1
+        let histogram = shared.sink.withLock { $0 }
+        return [
+            "links": total, "links_per_second": Int(Double(total) / Self.seconds(elapsed)),
+            "p50_us": histogram.valueAtPercentile(50), "p99_us": histogram.valueAtPercentile(99),
+            "max_us": histogram.max, "errors": shared.errors.load(ordering: .relaxed),
         ]
     }
 
