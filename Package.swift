@@ -274,6 +274,8 @@ let package = Package(
             dependencies: [
                 "KauriServer",
                 "KauriPayments",
+                "KauriEscrow",
+                "KauriLedger",
                 "KauriSandbox",
                 "KauriDatabase",
                 "KauriCore",

@@ -22,6 +22,8 @@ import Foundation
 import Histogram
 import KauriCore
 import KauriDatabase
+import KauriEscrow
+import KauriLedger
 import KauriPayments
 import KauriSandbox
 import KauriServer
@@ -36,7 +38,7 @@ struct KauriPaymentsBench: AsyncParsableCommand {
         commandName: "kauri-payments-bench", abstract: "Webhook ingestion and checkout flow throughput over HTTP.")
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case webhooks, checkout, links
+        case webhooks, checkout, links, settlement
     }
 
     enum Engine: String, ExpressibleByArgument {
@@ -46,7 +48,7 @@ struct KauriPaymentsBench: AsyncParsableCommand {
     @Option(help: "sqlite or postgres (postgres reads POSTGRES_URL).")
     var database: Engine = .sqlite
 
-    @Option(help: "webhooks, checkout or links (payment links created).")
+    @Option(help: "webhooks, checkout, links (payment links created) or settlement (due escrows released).")
     var scenario: Scenario = .webhooks
 
     @Option(help: "Concurrent HTTP connections.")
@@ -105,6 +107,8 @@ struct KauriPaymentsBench: AsyncParsableCommand {
             result = try await self.checkout(base: base, http: http, database: database)
         case .links:
             result = try await self.links(base: base, http: http, database: database)
+        case .settlement:
+            result = try await self.settlement(dependencies: dependencies, database: database)
         }
         Self.print(
             result.merging(
@@ -302,6 +306,90 @@ struct KauriPaymentsBench: AsyncParsableCommand {
             "links": total, "links_per_second": Int(Double(total) / Self.seconds(elapsed)),
             "p50_us": histogram.valueAtPercentile(50), "p99_us": histogram.valueAtPercentile(99),
             "max_us": histogram.max, "errors": shared.errors.load(ordering: .relaxed),
+        ]
+    }
+
+    // MARK: - Settlement
+
+    /// `payments` delivered escrows whose inspection window ended, released by two settlement workers at once (two
+    /// instances of the service on one database): escrows released per second, each a linked ledger batch.
+    func settlement(dependencies: AppDependencies, database: Database) async throws -> [String: Any] {
+        let ledger = dependencies.ledger
+        let clearing = LedgerAccount.ID("gateway_clearing:mpesa:KES")!
+        let holding = LedgerAccount.ID("escrow_holding:platform:KES")!
+        _ = try await ledger.createAccounts([
+            NewAccount(id: clearing, currency: .kes, code: .gatewayClearing, ownerReference: "mpesa"),
+            NewAccount(
+                id: holding, currency: .kes, code: .escrowHolding, ownerReference: "platform",
+                flags: [.debitsMustNotExceedCredits]),
+            NewAccount(
+                id: LedgerAccount.ID("platform_revenue:platform:KES")!, currency: .kes, code: .platformRevenue,
+                ownerReference: "platform", flags: [.debitsMustNotExceedCredits]),
+            NewAccount(
+                id: LedgerAccount.ID("seller_payable:usr_seller:KES")!, currency: .kes, code: .sellerPayable,
+                ownerReference: "usr_seller", flags: [.debitsMustNotExceedCredits, .history]),
+        ])
+        let link = "plink_" + UUIDv7(unixMilliseconds: 1, sequence: 0, random: 1).base32
+        try await database.transaction { connection in
+            try await connection.raw(
+                """
+                INSERT INTO payment_links (id, seller_reference, title, price, currency, quantity_sold, status,
+                    created_at, updated_at)
+                VALUES (\(bind: link), 'usr_seller', 'Basket', 10000, 'KES', 0, 'active', 0, 0)
+                """
+            ).run()
+        }
+        let chunk = 1_000
+        for first in stride(from: 0, to: self.payments, by: chunk) {
+            let range = first..<min(first + chunk, self.payments)
+            try await database.transaction { connection in
+                _ = try await ledger.apply(
+                    range.map { index in
+                        [
+                            NewTransfer(
+                                id: LedgerTransfer.ID("pay_\(index).captured")!,
+                                operation: .single(
+                                    debit: clearing, credit: holding, amount: Money(minorUnits: 10_000, currency: .kes)),
+                                code: "payment_captured")
+                        ]
+                    }, on: connection)
+                for index in range {
+                    let id =
+                        "esc_"
+                        + UUIDv7(unixMilliseconds: 2, sequence: UInt16(index % 65_536), random: UInt64(index))
+                        .base32
+                    try await connection.raw(
+                        """
+                        INSERT INTO escrows (id, link_id, seller_reference, buyer_phone, buyer_name, title, amount, fee,
+                            currency, status, payment_id, gateway, release_due_at, created_at, updated_at)
+                        VALUES (\(bind: id), \(bind: link), 'usr_seller', '+254700000000', 'Amina', 'Basket', 10000, 250,
+                            'KES', 'delivered', \(bind: "pay_\(index)"), 'mpesa', \(bind: Int64(1_000 + index)), 0, 0)
+                        """
+                    ).run()
+                }
+            }
+        }
+        let escrows = dependencies.escrows
+        let clock = ContinuousClock()
+        let start = clock.now
+        let released = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var count = 0
+                    while true {
+                        let batch = try await escrows.releaseDue()
+                        count += batch
+                        if batch == 0 { return count }
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = clock.now - start
+        let report = try await LedgerVerifier.verify(database)
+        return [
+            "escrows": self.payments, "released": released,
+            "released_per_second": Int(Double(released) / Self.seconds(elapsed)), "ledger_valid": report.isValid,
         ]
     }
 
