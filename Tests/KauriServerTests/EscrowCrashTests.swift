@@ -12,8 +12,6 @@ import Testing
 @Suite("Escrow settlement crash safety", .serialized)
 struct EscrowCrashTests {
     static let escrowCount = 1_500
-    static let amount: Int64 = 10_000
-    static let fee: Int64 = 250
 
     @Test("kill -9 during settlement, then settle again: each escrow released exactly once, none half-released")
     func killDuringSettlement() async throws {
@@ -73,7 +71,7 @@ struct EscrowCrashTests {
             ).first()!.decode(column: "n", as: Int.self)
             let credits = try held?.decode(column: "credits_posted", as: Int64.self) ?? 0
             let debits = try held?.decode(column: "debits_posted", as: Int64.self) ?? 0
-            #expect(credits - debits == Int64(Self.escrowCount - released) * Self.amount)
+            #expect(credits - debits == Int64(Self.escrowCount - released) * DueEscrows.amount)
             return released
         }
     }
@@ -87,57 +85,11 @@ struct EscrowCrashTests {
         return n
     }
 
-    /// `escrowCount` delivered escrows whose window ended, their money captured into escrow holding.
+    /// `escrowCount` due escrows in the SQLite file at `path`.
     static func seed(_ path: String) async throws {
         let database = try Database(.sqlite(path: path, poolSize: 1), logger: Logger(label: "test"))
         let ledger = Ledger(database: database, clock: SystemClock(), logger: Logger(label: "test"))
-        let clearing = LedgerAccount.ID("gateway_clearing:mpesa:KES")!
-        let holding = LedgerAccount.ID("escrow_holding:platform:KES")!
-        _ = try await ledger.createAccounts([
-            NewAccount(id: clearing, currency: .kes, code: .gatewayClearing, ownerReference: "mpesa"),
-            NewAccount(
-                id: holding, currency: .kes, code: .escrowHolding, ownerReference: "platform",
-                flags: [.debitsMustNotExceedCredits]),
-            NewAccount(
-                id: LedgerAccount.ID("platform_revenue:platform:KES")!, currency: .kes, code: .platformRevenue,
-                ownerReference: "platform", flags: [.debitsMustNotExceedCredits]),
-            NewAccount(
-                id: LedgerAccount.ID("seller_payable:usr_seller:KES")!, currency: .kes, code: .sellerPayable,
-                ownerReference: "usr_seller", flags: [.debitsMustNotExceedCredits, .history]),
-        ])
-        let link = "plink_" + UUIDv7(unixMilliseconds: 1, sequence: 0, random: 1).base32
-        try await database.transaction { connection in
-            let chains = (0..<Self.escrowCount).map { index in
-                [
-                    NewTransfer(
-                        id: LedgerTransfer.ID("pay_\(index).captured")!,
-                        operation: .single(
-                            debit: clearing, credit: holding, amount: Money(minorUnits: Self.amount, currency: .kes)),
-                        code: "payment_captured")
-                ]
-            }
-            let results = try await ledger.apply(chains, on: connection)
-            #expect(results.allSatisfy { $0[0].transfer != nil })
-            try await connection.raw(
-                """
-                INSERT INTO payment_links (id, seller_reference, title, price, currency, quantity_sold, status,
-                    created_at, updated_at)
-                VALUES (\(bind: link), 'usr_seller', 'Basket', \(bind: Self.amount), 'KES', 0, 'active', 0, 0)
-                """
-            ).run()
-            for index in 0..<Self.escrowCount {
-                let escrow = "esc_" + UUIDv7(unixMilliseconds: 2, sequence: UInt16(index), random: 7).base32
-                try await connection.raw(
-                    """
-                    INSERT INTO escrows (id, link_id, seller_reference, buyer_phone, buyer_name, title, amount, fee,
-                        currency, status, payment_id, gateway, release_due_at, created_at, updated_at)
-                    VALUES (\(bind: escrow), \(bind: link), 'usr_seller', '+254700000000', 'Amina', 'Basket',
-                        \(bind: Self.amount), \(bind: Self.fee), 'KES', 'delivered', \(bind: "pay_\(index)"), 'mpesa',
-                        \(bind: Int64(1_000 + index)), 0, 0)
-                    """
-                ).run()
-            }
-        }
+        try await DueEscrows.seed(count: Self.escrowCount, database: database, ledger: ledger, now: SystemClock().now())
         await database.shutdown()
     }
 }
