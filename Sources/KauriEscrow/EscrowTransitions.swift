@@ -46,9 +46,9 @@ public struct EscrowTransitions: Sendable {
     }
 
     /// A seller's payable in `currency` (the account payments credit by default).
-    public static func payableAccount(seller: String, currency: Currency) throws(EscrowError) -> LedgerAccount.ID {
+    public static func payableAccount(seller: String, currency: Currency) throws -> LedgerAccount.ID {
         guard let id = LedgerAccount.ID.derived(code: .sellerPayable, owner: seller, currency: currency) else {
-            throw .sellerOnly
+            throw EscrowServiceError.ledgerRefused("owner reference \(seller) is too long for a ledger account id")
         }
         return id
     }

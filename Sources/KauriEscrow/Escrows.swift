@@ -295,13 +295,9 @@ public final class Escrows: Sendable {
             else { return }
             _ = try await self.transitions.apply(
                 .paymentFailed, to: escrow, actor: .system, reason: reason, now: now, on: connection)
-            try await self.returnUnit(of: escrow, now: now, on: connection)
+            try await EscrowStore.returnUnit(of: escrow, now: now, kind: self.database.kind, on: connection)
         }
         self.outbox.notifyCommitted()
-    }
-
-    private func returnUnit(of escrow: Escrow, now: Timestamp, on connection: any SQLDatabase) async throws {
-        try await EscrowStore.returnUnit(of: escrow, now: now, kind: self.database.kind, on: connection)
     }
 
     private func escrow(linkID: PaymentLink.ID, checkoutKey: String) async throws -> Escrow? {

@@ -291,7 +291,7 @@ public func buildApplication(
     IdentityRoutes(identity: dependencies.identity, clock: dependencies.clock).addRoutes(to: api)
     PaymentRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
     PayoutRoutes(payments: dependencies.payments, limits: settings.limits).addRoutes(to: api)
-    EscrowPages(escrows: dependencies.escrows, clock: dependencies.clock, limits: settings.limits).addRoutes(to: api)
+    EscrowPages(escrows: dependencies.escrows, clock: dependencies.clock).addRoutes(to: api)
     EscrowRoutes(
         escrows: dependencies.escrows, clock: dependencies.clock, limits: settings.limits,
         publicURL: { dependencies.payments.publicBaseURL }

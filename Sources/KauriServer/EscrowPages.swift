@@ -13,7 +13,6 @@ import Mustache
 struct EscrowPages: Sendable {
     let escrows: Escrows
     let clock: any WallClock
-    let limits: Limits
 
     /// The pages' own policy: inline styles, forms posting back here, nothing else.
     static let contentSecurityPolicy =
