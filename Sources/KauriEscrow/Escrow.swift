@@ -12,7 +12,9 @@ public struct Escrow: Sendable, Hashable {
     public typealias ID = PrefixedID<EscrowIDKind>
 
     public var id: ID
-    /// The payment link the buyer paid through.
+    /// Goods (S4: shipped, delivered, confirmed) or a session (S1: completed, rated, split after a hold).
+    public var kind: EscrowKind = .goods
+    /// The payment link (for a session, the partner's offer) the buyer paid through.
     public var linkID: PaymentLink.ID
     /// The seller's owner reference (a user id).
     public var sellerReference: String
@@ -38,6 +40,11 @@ public struct Escrow: Sendable, Hashable {
     public var refundID: String?
     /// Why the risk check held it: no release (by the buyer or the window) until an admin clears it.
     public var reviewReason: String?
+    /// The signed-in user who booked it (sessions booked through the API); nil for a public checkout.
+    public var buyerReference: String?
+    /// A session's client rating, 1–5, given after the session (nil: not rated).
+    public var rating: Int?
+    public var ratingComment: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 
@@ -68,7 +75,8 @@ public enum EscrowStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case paid
     /// The seller sent the goods.
     case shipped
-    /// The seller says the goods arrived; the inspection window runs.
+    /// The seller says the goods arrived, and the inspection window runs; or the session took place, and the
+    /// hold runs.
     case delivered
     /// Released to the seller (by the buyer, the window's end, or a dispute's resolution).
     case completed
@@ -98,6 +106,24 @@ public enum EscrowStatus: String, Sendable, Hashable, Codable, CaseIterable {
     }
 }
 
+/// What an escrow pays for, which decides the events it takes.
+public enum EscrowKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Goods from a payment link (S4): shipped, delivered, confirmed by the buyer or released when the inspection
+    /// window ends.
+    case goods
+    /// A session with a partner (S1): completed, rated by the client, and split by the rating when the hold ends.
+    case session
+
+    /// Whether an escrow of this kind takes `event` at all (its status decides whether it takes it now).
+    public func accepts(_ event: EscrowEvent) -> Bool {
+        switch (self, event) {
+        case (.goods, .complete), (.goods, .ratingSplit): false
+        case (.session, .ship), (.session, .deliver), (.session, .confirm): false
+        default: true
+        }
+    }
+}
+
 /// What can happen to an escrow.
 public enum EscrowEvent: String, Sendable, Hashable, CaseIterable {
     case paymentSucceeded = "payment_succeeded"
@@ -106,11 +132,15 @@ public enum EscrowEvent: String, Sendable, Hashable, CaseIterable {
     case ship
     case deliver
     case confirm
+    /// A session took place (its partner or client says so): the hold runs.
+    case complete
     case autoRelease = "auto_release"
     case openDispute = "open_dispute"
     case resolveRelease = "resolve_release"
     case resolveRefund = "resolve_refund"
     case resolveSplit = "resolve_split"
+    /// A session's hold ended with a rating that returns part of the money to the client.
+    case ratingSplit = "rating_split"
 }
 
 extension EscrowStatus {
@@ -122,7 +152,8 @@ extension EscrowStatus {
         case (.pending, .paymentExpired): .expired
         case (.paid, .ship): .shipped
         case (.shipped, .deliver): .delivered
-        case (.delivered, .confirm), (.delivered, .autoRelease): .completed
+        case (.paid, .complete): .delivered
+        case (.delivered, .confirm), (.delivered, .autoRelease), (.delivered, .ratingSplit): .completed
         case (.paid, .openDispute), (.shipped, .openDispute), (.delivered, .openDispute): .disputed
         case (.disputed, .resolveRelease): .completed
         case (.disputed, .resolveRefund): .refunded

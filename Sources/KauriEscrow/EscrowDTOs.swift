@@ -12,11 +12,16 @@ struct CreatePaymentLinkRequest: Decodable {
     let currency: String
     let quantity: Int?
     let expiresAt: String?
+    let kind: String?
+    let durationMinutes: Int?
 
     enum CodingKeys: String, CodingKey {
-        case title, description, price, currency, quantity
+        case title, description, price, currency, quantity, kind
         case expiresAt = "expires_at"
+        case durationMinutes = "duration_minutes"
     }
+
+    static let durationMinutesMax = 24 * 60
 
     static let titleLengthMax = 120
     static let descriptionLengthMax = 1_000
@@ -53,10 +58,22 @@ struct CreatePaymentLinkRequest: Decodable {
                 errors.append(.init(field: "expires_at", code: "in_the_past", message: "must be in the future"))
             }
         }
-        guard errors.isEmpty, let currency else { throw APIError.validation(errors) }
+        let kind = EscrowKind(rawValue: self.kind ?? EscrowKind.goods.rawValue)
+        if kind == nil {
+            errors.append(.init(field: "kind", code: "invalid", message: "goods or session"))
+        }
+        if let minutes = self.durationMinutes {
+            if kind != .session {
+                errors.append(.init(field: "duration_minutes", code: "not_allowed", message: "sessions only"))
+            } else if !(1...Self.durationMinutesMax).contains(minutes) {
+                errors.append(
+                    .init(field: "duration_minutes", code: "invalid", message: "1–\(Self.durationMinutesMax)"))
+            }
+        }
+        guard errors.isEmpty, let currency, let kind else { throw APIError.validation(errors) }
         return Escrows.NewPaymentLink(
             title: title, description: self.description, price: Money(minorUnits: self.price, currency: currency),
-            quantity: self.quantity, expiresAt: expiresAt)
+            quantity: self.quantity, expiresAt: expiresAt, kind: kind, durationMinutes: self.durationMinutes)
     }
 
     static let schema: JSONValue = [
@@ -68,6 +85,85 @@ struct CreatePaymentLinkRequest: Decodable {
             "currency": ["type": "string", "example": "KES"],
             "quantity": ["type": "integer", "minimum": 1, "description": "How many may be sold; omitted: no limit."],
             "expires_at": ["type": "string", "format": "date-time"],
+            "kind": [
+                "type": "string", "enum": ["goods", "session"],
+                "description": "`session`: a partner's session offer (S1), booked with `POST /v1/sessions`.",
+            ],
+            "duration_minutes": ["type": "integer", "minimum": 1, "maximum": 1_440, "description": "Sessions only."],
+        ],
+    ]
+}
+
+/// `POST /v1/sessions`: a signed-in client books a partner's session offer.
+struct BookSessionRequest: Decodable {
+    let offerID: String
+    let phone: String?
+    let name: String?
+    let email: String?
+    let gateway: String?
+    let provider: String?
+
+    enum CodingKeys: String, CodingKey {
+        case phone, name, email, gateway, provider
+        case offerID = "offer_id"
+    }
+
+    /// The checkout it makes: the phone defaults to the client's own, the name to "Client".
+    func validated(currency: Currency, callerPhone: PhoneNumber?, callerReference: String) throws(APIError)
+        -> Escrows.Checkout
+    {
+        guard let phone = self.phone ?? callerPhone?.e164 else {
+            throw APIError.invalidField("phone", code: "required", "the phone that pays (your account has none)")
+        }
+        var checkout = try CheckoutRequest(
+            phone: phone, name: self.name ?? "Client", email: self.email, gateway: self.gateway,
+            provider: self.provider
+        ).validated(currency: currency)
+        checkout.buyerReference = callerReference
+        return checkout
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["offer_id"],
+        "properties": [
+            "offer_id": ["type": "string", "description": "A payment link of kind `session`."],
+            "phone": ["type": "string", "description": "The phone that pays; omitted: the caller's own."],
+            "name": ["type": "string", "maxLength": 100],
+            "email": ["type": "string"],
+            "gateway": ["type": "string"],
+            "provider": ["type": "string", "enum": ["mpesa", "mtn", "telecel", "airteltigo"]],
+        ],
+    ]
+}
+
+/// `POST /v1/sessions/{id}/complete`.
+struct CompleteSessionRequest: Decodable {
+    let rating: Int?
+    let comment: String?
+
+    static let commentLengthMax = 1_000
+
+    func validated() throws(APIError) -> (rating: Int?, comment: String?) {
+        if let rating = self.rating, !SessionShares.ratings.contains(rating) {
+            throw APIError.invalidField("rating", code: "out_of_range", "a whole number from 1 to 5")
+        }
+        if let comment = self.comment, comment.count > Self.commentLengthMax {
+            throw APIError.invalidField("comment", code: "too_long", "at most \(Self.commentLengthMax) characters")
+        }
+        if self.comment != nil, self.rating == nil {
+            throw APIError.invalidField("comment", code: "not_allowed", "a comment goes with a rating")
+        }
+        return (self.rating, self.comment)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object",
+        "properties": [
+            "rating": [
+                "type": "integer", "minimum": 1, "maximum": 5,
+                "description": "The client's rating (required from the client; the partner sends none).",
+            ],
+            "comment": ["type": "string", "maxLength": 1_000],
         ],
     ]
 }
@@ -168,7 +264,8 @@ struct PaymentLinkResponse: Encodable, Sendable, ResponseEncodable {
     let now: Timestamp
 
     enum CodingKeys: String, CodingKey {
-        case id, object, url, title, description, price, currency, status, payable
+        case id, object, url, title, description, price, currency, status, payable, kind
+        case durationMinutes = "duration_minutes"
         case quantityAvailable = "quantity_available"
         case quantitySold = "quantity_sold"
         case expiresAt = "expires_at"
@@ -180,6 +277,8 @@ struct PaymentLinkResponse: Encodable, Sendable, ResponseEncodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(link.id.description, forKey: .id)
         try container.encode("payment_link", forKey: .object)
+        try container.encode(link.kind.rawValue, forKey: .kind)
+        if link.kind == .session { try container.encode(link.durationMinutes, forKey: .durationMinutes) }
         try container.encode("\(self.publicURL)/pay/\(link.id)", forKey: .url)
         try container.encode(link.title, forKey: .title)
         try container.encode(link.description, forKey: .description)
@@ -203,6 +302,8 @@ struct PaymentLinkResponse: Encodable, Sendable, ResponseEncodable {
             "price": ["type": "integer"], "currency": ["type": "string"],
             "status": ["type": "string", "enum": ["active", "closed"]],
             "payable": ["type": "boolean"],
+            "kind": ["type": "string", "enum": ["goods", "session"]],
+            "duration_minutes": ["type": ["integer", "null"]],
             "quantity_available": ["type": ["integer", "null"]], "quantity_sold": ["type": "integer"],
             "expires_at": ["type": ["string", "null"], "format": "date-time"],
             "created_at": ["type": "string", "format": "date-time"],
@@ -220,7 +321,8 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
 
     enum CodingKeys: String, CodingKey {
         case id, object, status, title, amount, fee, currency, buyer, seller, gateway, shipping, timeline, role
-        case payment, dispute, review
+        case payment, dispute, review, kind, rating
+        case ratingComment = "rating_comment"
         case linkID = "link_id"
         case refundAmount = "refund_amount"
         case refundID = "refund_id"
@@ -237,6 +339,11 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         try container.encode(escrow.id.description, forKey: .id)
         try container.encode("escrow", forKey: .object)
         try container.encode(escrow.status.rawValue, forKey: .status)
+        try container.encode(escrow.kind.rawValue, forKey: .kind)
+        if escrow.kind == .session {
+            try container.encode(escrow.rating, forKey: .rating)
+            try container.encode(escrow.ratingComment, forKey: .ratingComment)
+        }
         try container.encode(escrow.linkID.description, forKey: .linkID)
         try container.encode(escrow.title, forKey: .title)
         try container.encode(escrow.amount.minorUnits, forKey: .amount)
@@ -322,6 +429,9 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
                     "expired",
                 ],
             ],
+            "kind": ["type": "string", "enum": ["goods", "session"]],
+            "rating": ["type": ["integer", "null"], "description": "Sessions: the client's rating, 1–5."],
+            "rating_comment": ["type": ["string", "null"]],
             "link_id": ["type": "string"], "title": ["type": "string"],
             "amount": ["type": "integer"], "fee": ["type": "integer"], "seller_amount": ["type": "integer"],
             "currency": ["type": "string"],

@@ -32,4 +32,10 @@ public enum EscrowError: Error, Sendable, Hashable {
     case underReview
     /// A split must give the seller more than nothing and less than everything.
     case splitInvalid(amount: Int64)
+    /// Only a session's client rates it.
+    case ratingByClientOnly
+    /// The client completes a session with a rating.
+    case ratingRequired
+    /// The session was rated already.
+    case alreadyRated
 }

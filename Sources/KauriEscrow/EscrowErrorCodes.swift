@@ -36,6 +36,12 @@ public enum EscrowErrorCodes {
         case .splitInvalid(let amount):
             APIError.invalidField(
                 "seller_amount", code: "out_of_range", "a split gives the seller 1 to \(amount - 1) minor units")
+        case .ratingByClientOnly:
+            APIError(Self.ratingByClientOnly, detail: "only the client who booked the session rates it")
+        case .ratingRequired:
+            APIError.invalidField("rating", code: "required", "the client completes a session with a rating, 1–5")
+        case .alreadyRated:
+            APIError(Self.alreadyRated)
         case .checkoutKeyReused:
             APIError(.idempotencyKeyReused, detail: "this Idempotency-Key already paid this link from another phone")
         }
@@ -61,9 +67,14 @@ public enum EscrowErrorCodes {
     public static let underReview = ErrorCode(
         "escrow.under_review", status: 409, title: "Escrow held for review")
 
+    public static let ratingByClientOnly = ErrorCode(
+        "escrow.rating_client_only", status: 403, title: "Only the client rates a session")
+    public static let alreadyRated = ErrorCode("escrow.already_rated", status: 409, title: "Session already rated")
+
     /// Every escrow code, for docs/ERRORS.md.
     public static let all: [ErrorCode] = [
         linkNotFound, linkClosed, linkExpired, linkSoldOut, priceBelowFee, noGateway, escrowNotFound,
-        invalidTransition, notFunded, sellerOnly, buyerOnly, checkoutRefused, underReview,
+        invalidTransition, notFunded, sellerOnly, buyerOnly, checkoutRefused, underReview, ratingByClientOnly,
+        alreadyRated,
     ]
 }

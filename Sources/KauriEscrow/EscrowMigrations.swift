@@ -121,5 +121,19 @@ public enum EscrowMigrations {
                 "CREATE INDEX risk_decisions_phone ON risk_decisions (buyer_phone, at)",
                 "CREATE INDEX escrows_buyer_recent ON escrows (buyer_phone, created_at)",
             ]),
+        Migration(
+            module: "escrow", version: 4, name: "add_sessions",
+            sql: [
+                // A link of kind `session` is a partner's session offer (S1); its escrows are sessions, rated by
+                // the client after the session and split by the rating when the hold ends.
+                "ALTER TABLE payment_links ADD COLUMN kind TEXT NOT NULL DEFAULT 'goods' CHECK (kind IN ('goods', 'session'))",
+                "ALTER TABLE payment_links ADD COLUMN duration_minutes INTEGER",
+                "ALTER TABLE escrows ADD COLUMN kind TEXT NOT NULL DEFAULT 'goods' CHECK (kind IN ('goods', 'session'))",
+                // The signed-in user who booked (a buyer by account, besides the phone that paid).
+                "ALTER TABLE escrows ADD COLUMN buyer_reference TEXT",
+                "ALTER TABLE escrows ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5)",
+                "ALTER TABLE escrows ADD COLUMN rating_comment TEXT",
+                "CREATE INDEX escrows_buyer_reference ON escrows (buyer_reference, id) WHERE buyer_reference IS NOT NULL",
+            ]),
     ]
 }

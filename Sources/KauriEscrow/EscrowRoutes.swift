@@ -12,6 +12,8 @@ import KauriPayments
 ///   payment to the buyer's phone.
 /// - `GET /v1/escrows` and `GET /v1/escrows/{id}` (its seller, its buyer — signed in with the phone that paid —
 ///   or an admin), `POST /v1/escrows/{id}/ship` and `/deliver` (the seller), `/confirm` (the buyer: releases).
+/// - Sessions (S1): an offer is a payment link of kind `session`; `POST /v1/sessions` (a signed-in client books and
+///   pays), `GET /v1/sessions/{id}`, `POST /v1/sessions/{id}/complete` (the partner, or the client with a rating).
 public struct EscrowRoutes: Sendable {
     let escrows: Escrows
     let clock: any WallClock
@@ -237,6 +239,82 @@ public struct EscrowRoutes: Sendable {
                 try await self.escrows.resolveDispute(of: id, resolution, note: note, admin: caller.ownerReference)
             }
             return EscrowResponse(escrow: escrow, timeline: nil, role: .admin, payment: nil, dispute: dispute)
+        }
+
+        api.on(
+            .post, "/v1/sessions",
+            OperationDoc(
+                "bookSession",
+                summary: "A signed-in client books a partner's session offer and pays for it: the money is held "
+                    + "(Idempotency-Key required).",
+                tag: "escrow", requestSchema: BookSessionRequest.schema,
+                responses: [
+                    .json(
+                        201, "The session (an escrow of kind `session`, pending) with its payment's `next_action`.",
+                        schema: RouteRegistry.ref("Escrow"))
+                ],
+                errorStatuses: [400, 401, 404, 409, 422])
+        ) { request, context in
+            let caller = try context.requireCaller()
+            let key = try Self.idempotencyKey(request)
+            let body = try await request.decode(as: BookSessionRequest.self, context: context)
+            guard let offerID = PaymentLink.ID(body.offerID), let offer = try await self.escrows.link(offerID),
+                offer.kind == .session
+            else { throw APIError(EscrowErrorCodes.linkNotFound, detail: "no session offer \(body.offerID)") }
+            let checkout = try body.validated(
+                currency: offer.price.currency,
+                callerPhone: try await self.escrows.phone(of: caller.ownerReference),
+                callerReference: caller.ownerReference)
+            let (escrow, payment) = try await Self.mapped {
+                try await self.escrows.checkout(linkID: offer.id, checkout, idempotencyKey: key)
+            }
+            return EditedResponse(
+                status: .created,
+                response: EscrowResponse(escrow: escrow, timeline: nil, role: .buyer, payment: payment))
+        }
+
+        api.on(
+            .get, "/v1/sessions/{id}",
+            OperationDoc(
+                "getSession", summary: "One session with its timeline (its partner, its client, or an admin).",
+                tag: "escrow", responses: [.json(200, "The session.", schema: RouteRegistry.ref("Escrow"))],
+                errorStatuses: [401, 404])
+        ) { _, context in
+            let party = try Self.party(context)
+            guard let id = context.parameters.get("id").flatMap(Escrow.ID.init),
+                let (escrow, timeline, role) = try await self.escrows.escrow(id, for: party), escrow.kind == .session
+            else { throw APIError(EscrowErrorCodes.escrowNotFound) }
+            return EscrowResponse(
+                escrow: escrow, timeline: timeline, role: role, payment: nil,
+                dispute: try await self.escrows.dispute(of: id))
+        }
+
+        api.on(
+            .post, "/v1/sessions/{id}/complete",
+            OperationDoc(
+                "completeSession",
+                summary: "The session took place: the partner says so (no rating), or the client does with a "
+                    + "rating 1–5 (or rates while the hold runs). The money is split by the rating when the hold ends.",
+                tag: "escrow", requestSchema: CompleteSessionRequest.schema,
+                responses: [.json(200, "The session.", schema: RouteRegistry.ref("Escrow"))],
+                errorStatuses: [400, 401, 403, 404, 409, 422])
+        ) { request, context in
+            let party = try Self.party(context)
+            guard let id = context.parameters.get("id").flatMap(Escrow.ID.init) else {
+                throw APIError(EscrowErrorCodes.escrowNotFound)
+            }
+            var rating: Int?
+            var comment: String?
+            if request.headers[.contentType] != nil {
+                (rating, comment) = try await request.decode(as: CompleteSessionRequest.self, context: context)
+                    .validated()
+            }
+            let escrow = try await Self.mapped {
+                try await self.escrows.completeSession(id, by: party, rating: rating, comment: comment)
+            }
+            let role: Escrows.Role =
+                escrow.sellerReference == party.ownerReference ? .seller : (rating != nil ? .buyer : .admin)
+            return EscrowResponse(escrow: escrow, timeline: nil, role: role, payment: nil)
         }
 
         for (path, event, summary) in [

@@ -15,9 +15,10 @@ enum EscrowStore {
     static func insert(_ link: PaymentLink, on connection: any SQLDatabase) async throws {
         try await connection.raw(
             """
-            INSERT INTO payment_links (id, seller_reference, seller_phone, title, description, price, currency,
-                quantity_available, quantity_sold, status, expires_at, created_at, updated_at)
-            VALUES (\(bind: link.id.description), \(bind: link.sellerReference), \(bind: link.sellerPhone?.e164),
+            INSERT INTO payment_links (id, kind, duration_minutes, seller_reference, seller_phone, title, description,
+                price, currency, quantity_available, quantity_sold, status, expires_at, created_at, updated_at)
+            VALUES (\(bind: link.id.description), \(bind: link.kind.rawValue), \(bind: link.durationMinutes),
+                \(bind: link.sellerReference), \(bind: link.sellerPhone?.e164),
                 \(bind: link.title), \(bind: link.description), \(bind: link.price.minorUnits),
                 \(bind: link.price.currency.code), \(bind: link.quantityAvailable), \(bind: link.quantitySold),
                 \(bind: link.status.rawValue), \(bind: link.expiresAt.map(Self.millis)),
@@ -74,10 +75,12 @@ enum EscrowStore {
         let currencyCode = try row.decode(column: "currency", as: String.self)
         guard let id = PaymentLink.ID(try row.decode(column: "id", as: String.self)),
             let currency = Currency(code: currencyCode),
-            let status = PaymentLink.Status(rawValue: try row.decode(column: "status", as: String.self))
+            let status = PaymentLink.Status(rawValue: try row.decode(column: "status", as: String.self)),
+            let kind = EscrowKind(rawValue: try row.decode(column: "kind", as: String.self))
         else { throw CorruptRow(description: "payment_links row does not decode") }
         return PaymentLink(
-            id: id, sellerReference: try row.decode(column: "seller_reference", as: String.self),
+            id: id, kind: kind, durationMinutes: try row.decode(column: "duration_minutes", as: Int?.self),
+            sellerReference: try row.decode(column: "seller_reference", as: String.self),
             sellerPhone: try Self.phone(row.decode(column: "seller_phone", as: String?.self)),
             title: try row.decode(column: "title", as: String.self),
             description: try row.decode(column: "description", as: String?.self),
@@ -94,12 +97,14 @@ enum EscrowStore {
     static func insert(_ escrow: Escrow, checkoutKey: String?, on connection: any SQLDatabase) async throws {
         try await connection.raw(
             """
-            INSERT INTO escrows (id, link_id, checkout_key, seller_reference, seller_phone, buyer_phone, buyer_name,
-                title, amount, fee, currency, status, payment_id, gateway, shipping, release_due_at, review_reason,
-                created_at, updated_at)
-            VALUES (\(bind: escrow.id.description), \(bind: escrow.linkID.description), \(bind: checkoutKey),
+            INSERT INTO escrows (id, kind, link_id, checkout_key, seller_reference, seller_phone, buyer_phone,
+                buyer_name, buyer_reference, title, amount, fee, currency, status, payment_id, gateway, shipping,
+                release_due_at, review_reason, created_at, updated_at)
+            VALUES (\(bind: escrow.id.description), \(bind: escrow.kind.rawValue), \(bind: escrow.linkID.description),
+                \(bind: checkoutKey),
                 \(bind: escrow.sellerReference), \(bind: escrow.sellerPhone?.e164), \(bind: escrow.buyerPhone.e164),
-                \(bind: escrow.buyerName), \(bind: escrow.title), \(bind: escrow.amount.minorUnits),
+                \(bind: escrow.buyerName), \(bind: escrow.buyerReference), \(bind: escrow.title),
+                \(bind: escrow.amount.minorUnits),
                 \(bind: escrow.fee.minorUnits), \(bind: escrow.amount.currency.code), \(bind: escrow.status.rawValue),
                 \(bind: escrow.paymentID), \(bind: escrow.gateway), \(bind: try Self.encodeShipping(escrow.shipping)),
                 \(bind: escrow.releaseDueAt.map(Self.millis)), \(bind: escrow.reviewReason),
@@ -117,7 +122,8 @@ enum EscrowStore {
                 release_due_at = \(bind: escrow.releaseDueAt.map(Self.millis)),
                 payment_id = \(bind: escrow.paymentID), gateway = \(bind: escrow.gateway),
                 refund_amount = \(bind: escrow.refundAmount), refund_id = \(bind: escrow.refundID),
-                review_reason = \(bind: escrow.reviewReason),
+                review_reason = \(bind: escrow.reviewReason), rating = \(bind: escrow.rating),
+                rating_comment = \(bind: escrow.ratingComment),
                 updated_at = \(bind: Self.millis(escrow.updatedAt))
             WHERE id = \(bind: escrow.id.description)
             """
@@ -160,7 +166,8 @@ enum EscrowStore {
         try await connection.raw(
             """
             SELECT * FROM escrows
-            WHERE (seller_reference = \(bind: sellerReference ?? "") OR buyer_phone = \(bind: buyerPhone?.e164 ?? ""))
+            WHERE (seller_reference = \(bind: sellerReference ?? "") OR buyer_phone = \(bind: buyerPhone?.e164 ?? "")
+                OR buyer_reference = \(bind: sellerReference ?? ""))
                 AND id < \(bind: before?.description ?? "~")
             ORDER BY id DESC LIMIT \(bind: limit)
             """
@@ -208,10 +215,12 @@ enum EscrowStore {
             let linkID = PaymentLink.ID(try row.decode(column: "link_id", as: String.self)),
             let currency = Currency(code: currencyCode),
             let status = EscrowStatus(rawValue: try row.decode(column: "status", as: String.self)),
-            let buyerPhone = try Self.phone(row.decode(column: "buyer_phone", as: String?.self))
+            let buyerPhone = try Self.phone(row.decode(column: "buyer_phone", as: String?.self)),
+            let kind = EscrowKind(rawValue: try row.decode(column: "kind", as: String.self))
         else { throw CorruptRow(description: "escrows row does not decode") }
         return Escrow(
-            id: id, linkID: linkID, sellerReference: try row.decode(column: "seller_reference", as: String.self),
+            id: id, kind: kind, linkID: linkID,
+            sellerReference: try row.decode(column: "seller_reference", as: String.self),
             sellerPhone: try Self.phone(row.decode(column: "seller_phone", as: String?.self)),
             buyerPhone: buyerPhone, buyerName: try row.decode(column: "buyer_name", as: String.self),
             title: try row.decode(column: "title", as: String.self),
@@ -224,6 +233,9 @@ enum EscrowStore {
             refundAmount: try row.decode(column: "refund_amount", as: Int64.self),
             refundID: try row.decode(column: "refund_id", as: String?.self),
             reviewReason: try row.decode(column: "review_reason", as: String?.self),
+            buyerReference: try row.decode(column: "buyer_reference", as: String?.self),
+            rating: try row.decode(column: "rating", as: Int?.self),
+            ratingComment: try row.decode(column: "rating_comment", as: String?.self),
             createdAt: Self.timestamp(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
     }

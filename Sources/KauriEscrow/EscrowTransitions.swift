@@ -13,15 +13,18 @@ public struct EscrowTransitions: Sendable {
     let outbox: Outbox
     let logger: Logger
     let inspectionWindowMilliseconds: UInt64
+    let sessionHoldMilliseconds: UInt64
 
     public init(
-        database: Database, ledger: Ledger, outbox: Outbox, logger: Logger, inspectionWindowMilliseconds: UInt64
+        database: Database, ledger: Ledger, outbox: Outbox, logger: Logger, inspectionWindowMilliseconds: UInt64,
+        sessionHoldMilliseconds: UInt64 = 24 * 3_600_000
     ) {
         self.database = database
         self.ledger = ledger
         self.outbox = outbox
         self.logger = logger
         self.inspectionWindowMilliseconds = inspectionWindowMilliseconds
+        self.sessionHoldMilliseconds = sessionHoldMilliseconds
     }
 
     /// Who moved an escrow.
@@ -61,8 +64,10 @@ public struct EscrowTransitions: Sendable {
         _ event: EscrowEvent, to loaded: Escrow, actor: Actor, reason: String?, now: Timestamp,
         sellerGross: Int64? = nil, on connection: any SQLDatabase
     ) async throws -> Escrow {
-        guard let next = loaded.status.applying(event) else {
-            if loaded.status == .pending, [.ship, .deliver, .confirm, .autoRelease, .openDispute].contains(event) {
+        guard loaded.kind.accepts(event), let next = loaded.status.applying(event) else {
+            if loaded.status == .pending, loaded.kind.accepts(event),
+                [.ship, .deliver, .confirm, .complete, .autoRelease, .openDispute].contains(event)
+            {
                 throw EscrowError.notFunded
             }
             throw EscrowError.invalidTransition(status: loaded.status, event: event)
@@ -73,8 +78,8 @@ public struct EscrowTransitions: Sendable {
         var escrow = loaded
         escrow.status = next
         escrow.updatedAt = now
-        escrow.releaseDueAt =
-            next == .delivered ? now.adding(milliseconds: self.inspectionWindowMilliseconds) : nil
+        let hold = escrow.kind == .session ? self.sessionHoldMilliseconds : self.inspectionWindowMilliseconds
+        escrow.releaseDueAt = next == .delivered ? now.adding(milliseconds: hold) : nil
         if next == .completed {
             try await self.release(escrow, gross: sellerGross ?? escrow.amount.minorUnits, on: connection)
         }
@@ -160,6 +165,18 @@ public struct EscrowTransitions: Sendable {
             toBuyer(
                 "the seller says \(title) (\(escrow.id)) was delivered. Confirm it, or open a dispute before "
                     + "\(escrow.releaseDueAt?.rfc3339 ?? "the window ends"); after that the seller is paid.")
+        case .complete:
+            toSeller(
+                "the session \(title) (\(escrow.id)) is complete. \(escrow.sellerAmount) is held until "
+                    + "\(escrow.releaseDueAt?.rfc3339 ?? "the hold ends"), then paid to you as the client's rating allows."
+            )
+            toBuyer(
+                "the session \(title) (\(escrow.id)) is complete. Rate it (1–5) before "
+                    + "\(escrow.releaseDueAt?.rfc3339 ?? "the hold ends"); a low rating returns part of your money.")
+        case .ratingSplit:
+            let refund = Money(minorUnits: escrow.refundAmount, currency: escrow.amount.currency)
+            toSeller("the hold on \(title) (\(escrow.id)) ended; by the client's rating, part was released to you.")
+            toBuyer("by your rating of \(title) (\(escrow.id)), \(refund) is being refunded to you.")
         case .confirm, .autoRelease, .resolveRelease:
             toSeller("\(escrow.sellerAmount) for \(title) (\(escrow.id)) was released to your balance.")
             toBuyer("\(title) (\(escrow.id)) is complete. Thank you.")

@@ -21,6 +21,10 @@ public final class Escrows: Sendable {
         public var gatewayPreference: [GatewayName]
         /// The checkout risk check's rules.
         public var risk = RiskRules()
+        /// How long a session's money is held after it took place (the client's time to rate).
+        public var sessionHoldMilliseconds: UInt64 = 24 * 3_600_000
+        /// How a session's money is split by its rating.
+        public var sessionShares = SessionShares.standard
 
         public init(
             fees: EscrowFees = EscrowFees(), inspectionWindowMilliseconds: UInt64 = 72 * 3_600_000,
@@ -50,6 +54,8 @@ public final class Escrows: Sendable {
     /// Sellers and currencies whose ledger accounts are known to exist (accounts are never deleted).
     private let ensuredAccounts = Mutex<Set<String>>([])
     static let ensuredAccountsMax = 10_000
+    /// How far a session's refund is rounded down to find an amount its gateway can move (minor units per unit).
+    static let refundRoundingStepsMax = 1_000
 
     public init(
         database: Database, ledger: Ledger, outbox: Outbox, payments: Payments, parties: any EscrowParties,
@@ -77,8 +83,16 @@ public final class Escrows: Sendable {
         public var price: Money
         public var quantity: Int?
         public var expiresAt: Timestamp?
+        /// `.session`: a partner's session offer (S1).
+        public var kind: EscrowKind
+        public var durationMinutes: Int?
 
-        public init(title: String, description: String?, price: Money, quantity: Int?, expiresAt: Timestamp?) {
+        public init(
+            title: String, description: String?, price: Money, quantity: Int?, expiresAt: Timestamp?,
+            kind: EscrowKind = .goods, durationMinutes: Int? = nil
+        ) {
+            self.kind = kind
+            self.durationMinutes = durationMinutes
             self.title = title
             self.description = description
             self.price = price
@@ -99,7 +113,8 @@ public final class Escrows: Sendable {
         try await self.ensureAccounts(seller: sellerReference, currency: currency)
         let now = self.clock.now()
         let link = PaymentLink(
-            id: self.ids.make(PaymentLinkIDKind.self), sellerReference: sellerReference,
+            id: self.ids.make(PaymentLinkIDKind.self), kind: request.kind, durationMinutes: request.durationMinutes,
+            sellerReference: sellerReference,
             sellerPhone: try await self.parties.phone(of: sellerReference), title: request.title,
             description: request.description, price: request.price, quantityAvailable: request.quantity,
             quantitySold: 0, status: .active, expiresAt: request.expiresAt, createdAt: now, updatedAt: now)
@@ -146,10 +161,14 @@ public final class Escrows: Sendable {
         public var email: String?
         public var gateway: GatewayName?
         public var provider: MobileMoneyProvider?
+        /// The signed-in user booking (`POST /v1/sessions`); nil for a public checkout.
+        public var buyerReference: String?
 
         public init(
-            phone: PhoneNumber, name: String, email: String?, gateway: GatewayName?, provider: MobileMoneyProvider?
+            phone: PhoneNumber, name: String, email: String?, gateway: GatewayName?, provider: MobileMoneyProvider?,
+            buyerReference: String? = nil
         ) {
+            self.buyerReference = buyerReference
             self.phone = phone
             self.name = name
             self.email = email
@@ -176,11 +195,13 @@ public final class Escrows: Sendable {
         let gateway = try self.chooseGateway(for: link.price.currency, request)
         let risk = try await self.assessRisk(link, request, now: now)
         var opened = Escrow(
-            id: self.ids.make(EscrowIDKind.self), linkID: link.id, sellerReference: link.sellerReference,
+            id: self.ids.make(EscrowIDKind.self), kind: link.kind, linkID: link.id,
+            sellerReference: link.sellerReference,
             sellerPhone: link.sellerPhone, buyerPhone: request.phone, buyerName: request.name, title: link.title,
             amount: link.price, fee: self.configuration.fees.fee(on: link.price), status: .pending, paymentID: nil,
             gateway: gateway.rawValue, shipping: nil, releaseDueAt: nil, createdAt: now, updatedAt: now)
         if risk.outcome == .hold { opened.reviewReason = "risk: " + risk.reasons.joined(separator: ",") }
+        opened.buyerReference = request.buyerReference
         let escrow = opened
         do {
             try await self.database.transaction { connection in
@@ -243,7 +264,9 @@ public final class Escrows: Sendable {
 
     private func resume(_ escrow: Escrow, _ request: Checkout) async throws -> (Escrow, Payment) {
         // The key is scoped by link, not by caller (the checkout is public): a retry must be the same buyer's.
-        guard escrow.buyerPhone == request.phone else { throw EscrowError.checkoutKeyReused }
+        guard escrow.buyerPhone == request.phone, escrow.buyerReference == request.buyerReference else {
+            throw EscrowError.checkoutKeyReused
+        }
         if let paymentID = escrow.paymentID.flatMap(Payment.ID.init),
             let payment = try await self.payments.payment(paymentID, ownerReference: nil)
         {
@@ -428,11 +451,60 @@ public final class Escrows: Sendable {
                 guard role == .buyer else { throw EscrowError.buyerOnly }
                 actor = .buyer
             default:
-                preconditionFailure("act takes ship, deliver or confirm")
+                preconditionFailure("act takes ship, deliver or confirm (sessions: completeSession)")
             }
             if event == .ship, let shipping { escrow.shipping = shipping }
             return try await self.transitions.apply(
                 event, to: escrow, actor: actor, reason: nil, now: now, on: connection)
+        }
+        self.outbox.notifyCommitted()
+        return escrow
+    }
+
+    // MARK: Sessions
+
+    /// The phone on a user's account, if any (a client booking a session pays with it by default).
+    public func phone(of ownerReference: String) async throws -> PhoneNumber? {
+        try await self.parties.phone(of: ownerReference)
+    }
+
+    /// A party says a session took place, and the client may rate it (1–5). The partner (or an admin) completes
+    /// without a rating; the client completes with one, or rates a completed session while its hold runs — once.
+    /// Completion starts the hold; when it ends the settlement pass splits the money by the rating.
+    /// - Throws: `EscrowError.escrowNotFound` (no such session, or the asker is no party), `.ratingByClientOnly`,
+    ///   `.ratingRequired`, `.alreadyRated`, `.invalidTransition`, `.notFunded`.
+    public func completeSession(
+        _ id: Escrow.ID, by party: Party, rating: Int?, comment: String?
+    ) async throws -> Escrow {
+        let now = self.clock.now()
+        let phone = try await self.parties.phone(of: party.ownerReference)
+        let escrow = try await self.database.transaction { connection -> Escrow in
+            guard
+                var escrow = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection),
+                escrow.kind == .session, let role = Self.role(of: party, phone: phone, in: escrow)
+            else { throw EscrowError.escrowNotFound }
+            if role != .buyer, rating != nil { throw EscrowError.ratingByClientOnly }
+            if role == .buyer, rating == nil { throw EscrowError.ratingRequired }
+            if let rating {
+                guard escrow.rating == nil else { throw EscrowError.alreadyRated }
+                guard escrow.status == .paid || escrow.status == .delivered else {
+                    throw EscrowError.invalidTransition(status: escrow.status, event: .complete)
+                }
+                escrow.rating = rating
+                escrow.ratingComment = comment
+            }
+            if let rating, escrow.status == .delivered {
+                // Rated while the hold runs: no status change, one log entry.
+                escrow.updatedAt = now
+                try await EscrowStore.update(escrow, on: connection)
+                try await EscrowStore.insertTransition(
+                    escrowID: id, from: .delivered, to: .delivered, event: "rate", actor: "buyer",
+                    reason: "rated \(rating)", at: now, on: connection)
+                return escrow
+            }
+            let actor: EscrowTransitions.Actor = role == .buyer ? .buyer : (role == .admin ? .admin : .seller)
+            return try await self.transitions.apply(
+                .complete, to: escrow, actor: actor, reason: rating.map { "rated \($0)" }, now: now, on: connection)
         }
         self.outbox.notifyCommitted()
         return escrow
@@ -490,9 +562,37 @@ public final class Escrows: Sendable {
         return released
     }
 
+    /// Releases a delivered escrow whose window ended: all of it to the seller, or for a session, the partner's
+    /// share by the client's rating (the client's share is refunded through the payment, after the commit).
     private func autoRelease(_ escrow: Escrow, now: Timestamp, on connection: any SQLDatabase) async throws -> Escrow {
-        try await self.transitions.apply(
-            .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
+        guard escrow.kind == .session else {
+            return try await self.transitions.apply(
+                .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
+        }
+        var (partner, client) = self.configuration.sessionShares.split(escrow.amount.minorUnits, rating: escrow.rating)
+        // The client's share goes back through the payment's gateway: rounded down to what it can refund (M-Pesa
+        // moves whole shillings), the rest to the partner.
+        let gateway = GatewayName(rawValue: escrow.gateway)
+        var steps = 0
+        while client > 0, steps < Self.refundRoundingStepsMax,
+            !self.payments.gateway(gateway, represents: Money(minorUnits: client, currency: escrow.amount.currency))
+        {
+            client -= 1
+            partner += 1
+            steps += 1
+        }
+        let rated = escrow.rating.map { "rated \($0)" } ?? "not rated"
+        guard client > 0 else {
+            return try await self.transitions.apply(
+                .autoRelease, to: escrow, actor: .system, reason: "session hold ended, \(rated)", now: now,
+                on: connection)
+        }
+        var split = escrow
+        split.refundAmount = client
+        return try await self.transitions.apply(
+            .ratingSplit, to: split, actor: .system,
+            reason: "session hold ended, \(rated): \(partner) to the partner, \(client) back to the client", now: now,
+            sellerGross: partner, on: connection)
     }
 
     /// Per currency, what is held in escrow for the seller `sellerReference` (their part, after the fee).
@@ -666,6 +766,7 @@ public final class Escrows: Sendable {
 
     private static func role(of party: Party, phone: PhoneNumber?, in escrow: Escrow) -> Role? {
         if party.ownerReference == escrow.sellerReference { return .seller }
+        if let buyer = escrow.buyerReference, buyer == party.ownerReference { return .buyer }
         if let phone, phone == escrow.buyerPhone { return .buyer }
         return party.isAdmin ? .admin : nil
     }

@@ -16,6 +16,10 @@ public struct PaymentLink: Sendable, Hashable {
     }
 
     public var id: ID
+    /// `session`: a partner's session offer (S1); its escrows are sessions.
+    public var kind: EscrowKind = .goods
+    /// A session's length, shown to clients.
+    public var durationMinutes: Int?
     public var sellerReference: String
     public var sellerPhone: PhoneNumber?
     public var title: String

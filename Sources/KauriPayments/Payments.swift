@@ -114,6 +114,12 @@ public final class Payments: Sendable {
         self.gateways[name]?.capabilities.contains(.requiresCustomerEmail) ?? false
     }
 
+    /// Whether the gateway `name` can move `amount` (M-Pesa: whole shillings); false when it is not configured.
+    public func gateway(_ name: GatewayName, represents amount: Money) -> Bool {
+        guard let gateway = self.gateways[name] else { return false }
+        return (try? gateway.validate(amount)) != nil
+    }
+
     /// The country whose mobile numbers pay in `currency`, for numbers given without a country code.
     public static func phoneCountry(of currency: Currency) -> PhoneNumber.Country? {
         CreatePaymentRequest.country(of: currency)

@@ -117,10 +117,13 @@ public struct AppDependencies: Sendable {
             fees: EscrowFees(basisPoints: settings.escrow.feeBasisPoints, fixed: settings.escrow.feeFixed),
             inspectionWindowMilliseconds: UInt64(settings.escrow.inspectionHours) * 3_600_000)
         escrow.risk = settings.escrow.riskRules
+        escrow.sessionHoldMilliseconds = UInt64(settings.escrow.sessionHoldHours) * 3_600_000
+        escrow.sessionShares = settings.escrow.sessionShares
         escrowConfiguration?(&escrow)
         let transitions = EscrowTransitions(
             database: database, ledger: self.ledger, outbox: self.outbox, logger: logger,
-            inspectionWindowMilliseconds: escrow.inspectionWindowMilliseconds)
+            inspectionWindowMilliseconds: escrow.inspectionWindowMilliseconds,
+            sessionHoldMilliseconds: escrow.sessionHoldMilliseconds)
         self.payments = Payments(
             database: database, ledger: self.ledger, gateways: PaymentGateways(gateways),
             publisher: PaymentEventPublishers([

@@ -187,7 +187,11 @@ public struct EscrowSettings: Sendable {
     public var inspectionHours = 72
     /// The checkout risk check's rules.
     public var riskRules = RiskRules()
+    /// Hours a session's money is held after it took place.
+    public var sessionHoldHours = 24
+    /// A session's split by its rating.
+    public var sessionShares = SessionShares.standard
 
-    /// No fee, a 72-hour inspection window.
+    /// No fee, a 72-hour inspection window, a 24-hour session hold.
     public init() {}
 }

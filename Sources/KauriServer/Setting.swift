@@ -266,6 +266,16 @@ public struct Setting: Sendable, Hashable {
         defaultDescription: "the defaults in docs/ESCROW.md", isSecret: false,
         help: "The checkout risk check's rules as JSON, e.g. {\"blocked_phones\": [\"+254700000077\"], "
             + "\"buyer_checkouts_per_hour_max\": 5}; keys left out keep their defaults.")
+    /// Session hold.
+    public static let sessionHoldHours = Setting(
+        flag: "session-hold-hours", environmentVariable: "KAURI_SESSION_HOLD_HOURS", kind: .integer,
+        defaultDescription: "24", isSecret: false,
+        help: "Hours a session's money is held after it took place, the client's time to rate it (1–720).")
+    /// Session rating shares.
+    public static let sessionRatingShares = Setting(
+        flag: "session-rating-shares", environmentVariable: "KAURI_SESSION_RATING_SHARES", kind: .string,
+        defaultDescription: "5:100,4:100,3:90,2:75,1:50", isSecret: false,
+        help: "The partner's percentage of a session for each client rating; the rest is refunded to the client.")
     /// Sandbox port.
     public static let sandboxPort = Setting(
         flag: "sandbox-port", environmentVariable: "KAURI_SANDBOX_PORT", kind: .integer,
@@ -283,7 +293,7 @@ public struct Setting: Sendable, Hashable {
         .mpesaTillNumber, .mpesaB2CShortCode, .mpesaInitiatorName, .mpesaSecurityCredential, .mpesaBaseURL,
         .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
         .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort, .escrowFeeBasisPoints, .escrowFeeFixed,
-        .escrowInspectionHours, .riskRules,
+        .escrowInspectionHours, .riskRules, .sessionHoldHours, .sessionRatingShares,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

@@ -273,6 +273,21 @@ public enum SettingsLoader {
                 throw SettingsError(setting: .riskRules, reason: "not valid rules JSON: \(error)")
             }
         }
+        if let hours = try Self.read(.sessionHoldHours, reader, { try $0.requiredInt(forKey: $1) }) {
+            guard (1...720).contains(hours) else {
+                throw SettingsError(setting: .sessionHoldHours, reason: "must be from 1 to 720, got \(hours)")
+            }
+            escrow.sessionHoldHours = hours
+        }
+        if let text = try Self.read(.sessionRatingShares, reader, { try $0.requiredString(forKey: $1) }),
+            !text.isEmpty
+        {
+            do {
+                escrow.sessionShares = try SessionShares.parse(text)
+            } catch {
+                throw SettingsError(setting: .sessionRatingShares, reason: error.description)
+            }
+        }
         settings.escrow = escrow
     }
 

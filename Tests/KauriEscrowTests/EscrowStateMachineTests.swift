@@ -8,9 +8,11 @@ struct EscrowStateMachineTests {
     /// Every allowed (status, event) → next status; every other pair is refused.
     static let allowed: [EscrowStatus: [EscrowEvent: EscrowStatus]] = [
         .pending: [.paymentSucceeded: .paid, .paymentFailed: .cancelled, .paymentExpired: .expired],
-        .paid: [.ship: .shipped, .openDispute: .disputed],
+        .paid: [.ship: .shipped, .complete: .delivered, .openDispute: .disputed],
         .shipped: [.deliver: .delivered, .openDispute: .disputed],
-        .delivered: [.confirm: .completed, .autoRelease: .completed, .openDispute: .disputed],
+        .delivered: [
+            .confirm: .completed, .autoRelease: .completed, .ratingSplit: .completed, .openDispute: .disputed,
+        ],
         .disputed: [.resolveRelease: .completed, .resolveRefund: .refunded, .resolveSplit: .completed],
         .completed: [:], .refunded: [:], .cancelled: [:], .expired: [:],
     ]
@@ -19,6 +21,56 @@ struct EscrowStateMachineTests {
     func table(_ status: EscrowStatus) {
         for event in EscrowEvent.allCases {
             #expect(status.applying(event) == Self.allowed[status]?[event], "\(status) + \(event)")
+        }
+    }
+
+    @Test("goods are shipped, delivered and confirmed; sessions are completed and split by rating")
+    func kinds() {
+        let goodsOnly: Set<EscrowEvent> = [.ship, .deliver, .confirm]
+        let sessionOnly: Set<EscrowEvent> = [.complete, .ratingSplit]
+        for event in EscrowEvent.allCases {
+            #expect(EscrowKind.goods.accepts(event) == !sessionOnly.contains(event), "goods + \(event)")
+            #expect(EscrowKind.session.accepts(event) == !goodsOnly.contains(event), "session + \(event)")
+        }
+    }
+
+    @Test("session split: the default table, client's share rounded down, remainder to the partner")
+    func sessionSplits() throws {
+        let shares = SessionShares.standard
+        #expect(shares.description == "5:100,4:100,3:90,2:75,1:50")
+        // 10 001 minor units: 10% is 1 000.1 → the client gets 1 000, the partner 9 001.
+        let expected: [Int?: (Int64, Int64)] = [
+            nil: (10_001, 0), 5: (10_001, 0), 4: (10_001, 0), 3: (9_001, 1_000), 2: (7_501, 2_500), 1: (5_001, 5_000),
+        ]
+        for (rating, (partner, client)) in expected {
+            let split = shares.split(10_001, rating: rating)
+            #expect(split.partner == partner && split.client == client, "rating \(String(describing: rating))")
+        }
+        // Every rating and many odd amounts: the parts add up, the client's is ⌊amount × % / 100⌋.
+        for amount: Int64 in [1, 2, 3, 7, 99, 101, 333, 999_999, 1_000_003, .max] {
+            for rating in SessionShares.ratings {
+                let (partner, client) = shares.split(amount, rating: rating)
+                let clientPercent = Int64(100 - shares.partnerPercent[rating - 1])
+                #expect(partner + client == amount)
+                #expect(partner > 0 && client >= 0)
+                let exact = amount.multipliedFullWidth(by: clientPercent)
+                #expect(client == Int64(100).dividingFullWidth(exact).quotient, "\(amount) rated \(rating)")
+            }
+        }
+        #expect(shares.split(1, rating: 1) == (1, 0))
+        #expect(shares.split(3, rating: 1) == (2, 1))
+    }
+
+    @Test("session shares parse from configuration and refuse incomplete or out-of-range tables")
+    func sessionSharesParse() throws {
+        let parsed = try SessionShares.parse("1:40, 2:60,3:80,4:95,5:100")
+        #expect(parsed.partnerPercent == [40, 60, 80, 95, 100])
+        #expect(parsed.split(1_000, rating: 1) == (400, 600))
+        for bad in [
+            "", "5:100", "1:50,2:75,3:90,4:100,5:101", "1:0,2:75,3:90,4:100,5:100", "1:50,1:50,3:90,4:100,5:100",
+            "1:50,2:75,3:90,4:100,6:100", "a:b",
+        ] {
+            #expect(throws: SessionShares.Invalid.self, "\(bad)") { try SessionShares.parse(bad) }
         }
     }
 
