@@ -45,6 +45,10 @@ public struct Escrow: Sendable, Hashable {
     /// A session's client rating, 1–5, given after the session (nil: not rated).
     public var rating: Int?
     public var ratingComment: String?
+    /// Released money owed to the seller's payout destination (automatic payouts), until the payout exists.
+    public var payoutOwed: Int64 = 0
+    /// That payout, once the payments module has it.
+    public var payoutID: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 

@@ -323,6 +323,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         case id, object, status, title, amount, fee, currency, buyer, seller, gateway, shipping, timeline, role
         case payment, dispute, review, kind, rating
         case ratingComment = "rating_comment"
+        case payoutID = "payout_id"
         case linkID = "link_id"
         case refundAmount = "refund_amount"
         case refundID = "refund_id"
@@ -361,6 +362,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         try container.encode(escrow.releaseDueAt?.rfc3339, forKey: .releaseDueAt)
         try container.encode(escrow.refundAmount, forKey: .refundAmount)
         try container.encode(escrow.refundID, forKey: .refundID)
+        try container.encode(escrow.payoutID, forKey: .payoutID)
         try container.encode(escrow.reviewReason, forKey: .review)
         if let dispute = self.dispute {
             try container.encode(
@@ -447,6 +449,9 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
             "timeline": ["type": "array", "items": ["type": "object"]],
             "refund_amount": ["type": "integer", "description": "What a dispute's resolution returns to the buyer."],
             "refund_id": ["type": ["string", "null"], "description": "That refund in the payments API."],
+            "payout_id": [
+                "type": ["string", "null"], "description": "The automatic payout of the released money, if any.",
+            ],
             "review": [
                 "type": ["string", "null"],
                 "description": "Why the risk check held it (no release until an admin clears it).",

@@ -135,5 +135,14 @@ public enum EscrowMigrations {
                 "ALTER TABLE escrows ADD COLUMN rating_comment TEXT",
                 "CREATE INDEX escrows_buyer_reference ON escrows (buyer_reference, id) WHERE buyer_reference IS NOT NULL",
             ]),
+        Migration(
+            module: "escrow", version: 5, name: "add_automatic_payouts",
+            sql: [
+                // Set on release when payouts are automatic; the payout is created after the commit, or by the next
+                // settlement pass after a crash (idempotent by the escrow's id).
+                "ALTER TABLE escrows ADD COLUMN payout_owed BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE escrows ADD COLUMN payout_id TEXT",
+                "CREATE INDEX escrows_payout_due ON escrows (id) WHERE payout_owed > 0 AND payout_id IS NULL",
+            ]),
     ]
 }

@@ -56,6 +56,6 @@ public struct EscrowPaymentEvents: PaymentEventPublisher {
     }
 
     public func notifyCommitted() {
-        self.transitions.outbox.notifyCommitted()
+        self.transitions.notifyCommitted()
     }
 }

@@ -18,6 +18,7 @@ public struct EscrowSettlementService: Service {
             do {
                 while try await self.escrows.releaseDue() == self.escrows.configuration.releaseBatchSize {}
                 try await self.escrows.createOwedRefunds()
+                try await self.escrows.createOwedPayouts()
             } catch {
                 self.escrows.logger.warning("escrow settlement pass failed; retrying", metadata: ["error": "\(error)"])
             }

@@ -123,7 +123,8 @@ enum EscrowStore {
                 payment_id = \(bind: escrow.paymentID), gateway = \(bind: escrow.gateway),
                 refund_amount = \(bind: escrow.refundAmount), refund_id = \(bind: escrow.refundID),
                 review_reason = \(bind: escrow.reviewReason), rating = \(bind: escrow.rating),
-                rating_comment = \(bind: escrow.ratingComment),
+                rating_comment = \(bind: escrow.ratingComment), payout_owed = \(bind: escrow.payoutOwed),
+                payout_id = \(bind: escrow.payoutID),
                 updated_at = \(bind: Self.millis(escrow.updatedAt))
             WHERE id = \(bind: escrow.id.description)
             """
@@ -236,6 +237,8 @@ enum EscrowStore {
             buyerReference: try row.decode(column: "buyer_reference", as: String?.self),
             rating: try row.decode(column: "rating", as: Int?.self),
             ratingComment: try row.decode(column: "rating_comment", as: String?.self),
+            payoutOwed: try row.decode(column: "payout_owed", as: Int64.self),
+            payoutID: try row.decode(column: "payout_id", as: String?.self),
             createdAt: Self.timestamp(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
     }
@@ -245,6 +248,15 @@ enum EscrowStore {
         try await connection.raw(
             """
             SELECT * FROM escrows WHERE refund_amount > 0 AND refund_id IS NULL ORDER BY id LIMIT \(bind: limit)
+            """
+        ).all().map(Self.decodeEscrow)
+    }
+
+    /// Released escrows whose automatic payout does not exist yet.
+    static func payoutsOwed(limit: Int, on connection: any SQLDatabase) async throws -> [Escrow] {
+        try await connection.raw(
+            """
+            SELECT * FROM escrows WHERE payout_owed > 0 AND payout_id IS NULL ORDER BY id LIMIT \(bind: limit)
             """
         ).all().map(Self.decodeEscrow)
     }

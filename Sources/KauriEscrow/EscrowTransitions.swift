@@ -14,11 +14,18 @@ public struct EscrowTransitions: Sendable {
     let logger: Logger
     let inspectionWindowMilliseconds: UInt64
     let sessionHoldMilliseconds: UInt64
+    /// The operator's webhook events; nil: none.
+    let events: (any EscrowEventSink)?
+    /// Whether released money is paid out to the seller's destination at once.
+    let automaticPayouts: Bool
 
     public init(
         database: Database, ledger: Ledger, outbox: Outbox, logger: Logger, inspectionWindowMilliseconds: UInt64,
-        sessionHoldMilliseconds: UInt64 = 24 * 3_600_000
+        sessionHoldMilliseconds: UInt64 = 24 * 3_600_000, events: (any EscrowEventSink)? = nil,
+        automaticPayouts: Bool = false
     ) {
+        self.events = events
+        self.automaticPayouts = automaticPayouts
         self.database = database
         self.ledger = ledger
         self.outbox = outbox
@@ -81,7 +88,8 @@ public struct EscrowTransitions: Sendable {
         let hold = escrow.kind == .session ? self.sessionHoldMilliseconds : self.inspectionWindowMilliseconds
         escrow.releaseDueAt = next == .delivered ? now.adding(milliseconds: hold) : nil
         if next == .completed {
-            try await self.release(escrow, gross: sellerGross ?? escrow.amount.minorUnits, on: connection)
+            let net = try await self.release(escrow, gross: sellerGross ?? escrow.amount.minorUnits, on: connection)
+            if self.automaticPayouts { escrow.payoutOwed = net }
         }
         try await EscrowStore.update(escrow, on: connection)
         try await EscrowStore.insertTransition(
@@ -90,6 +98,8 @@ public struct EscrowTransitions: Sendable {
         for message in Self.notices(for: escrow, event: event) {
             _ = try await self.outbox.enqueue(message, on: connection)
         }
+        try await self.events?.publish(
+            type: "escrow.\(next.rawValue)", data: EscrowEventData(escrow: escrow), on: connection)
         self.logger.info(
             "escrow \(next.rawValue)",
             metadata: ["escrow.id": "\(escrow.id)", "escrow.event": "\(event.rawValue)", "actor": "\(actor.rawValue)"])
@@ -98,7 +108,8 @@ public struct EscrowTransitions: Sendable {
 
     /// Escrow holding → the seller's payable (`gross` less its share of the fee) and → platform revenue (that
     /// share), linked, with ids derived from the escrow's so a retry can never release twice.
-    private func release(_ escrow: Escrow, gross: Int64, on connection: any SQLDatabase) async throws {
+    /// - Returns: What the seller's payable received.
+    private func release(_ escrow: Escrow, gross: Int64, on connection: any SQLDatabase) async throws -> Int64 {
         precondition(gross > 0 && gross <= escrow.amount.minorUnits, "a release is part or all of the amount")
         let currency = escrow.amount.currency
         let fee = Self.feeShare(of: escrow, gross: gross)
@@ -129,6 +140,7 @@ public struct EscrowTransitions: Sendable {
         if let error = results[0].lazy.compactMap(\.error).first {
             throw EscrowServiceError.ledgerRefused("release of \(escrow.id): \(error)")
         }
+        return gross - fee
     }
 
     /// The platform's fee on releasing `gross` of the escrow: all of it on the whole amount, else its proportional
@@ -194,6 +206,14 @@ public struct EscrowTransitions: Sendable {
             toSeller("the dispute on \(title) (\(escrow.id)) was resolved with a refund to the buyer.")
         }
         return messages
+    }
+}
+
+extension EscrowTransitions {
+    /// Wakes what delivers the notices and events a committed transaction wrote.
+    func notifyCommitted() {
+        self.outbox.notifyCommitted()
+        self.events?.notifyCommitted()
     }
 }
 

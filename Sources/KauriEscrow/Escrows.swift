@@ -25,6 +25,8 @@ public final class Escrows: Sendable {
         public var sessionHoldMilliseconds: UInt64 = 24 * 3_600_000
         /// How a session's money is split by its rating.
         public var sessionShares = SessionShares.standard
+        /// Whether released money is paid out to the seller's destination at once.
+        public var automaticPayouts = false
 
         public init(
             fees: EscrowFees = EscrowFees(), inspectionWindowMilliseconds: UInt64 = 72 * 3_600_000,
@@ -320,7 +322,7 @@ public final class Escrows: Sendable {
                 .paymentFailed, to: escrow, actor: .system, reason: reason, now: now, on: connection)
             try await EscrowStore.returnUnit(of: escrow, now: now, kind: self.database.kind, on: connection)
         }
-        self.outbox.notifyCommitted()
+        self.transitions.notifyCommitted()
     }
 
     private func escrow(linkID: PaymentLink.ID, checkoutKey: String) async throws -> Escrow? {
@@ -457,8 +459,8 @@ public final class Escrows: Sendable {
             return try await self.transitions.apply(
                 event, to: escrow, actor: actor, reason: nil, now: now, on: connection)
         }
-        self.outbox.notifyCommitted()
-        return escrow
+        self.transitions.notifyCommitted()
+        return await self.payOutOwed(escrow)
     }
 
     // MARK: Sessions
@@ -506,7 +508,7 @@ public final class Escrows: Sendable {
             return try await self.transitions.apply(
                 .complete, to: escrow, actor: actor, reason: rating.map { "rated \($0)" }, now: now, on: connection)
         }
-        self.outbox.notifyCommitted()
+        self.transitions.notifyCommitted()
         return escrow
     }
 
@@ -528,7 +530,7 @@ public final class Escrows: Sendable {
                 }
                 return due.count
             }
-            if released > 0 { self.outbox.notifyCommitted() }
+            if released > 0 { self.transitions.notifyCommitted() }
             return released
         } catch {
             self.logger.warning(
@@ -558,7 +560,7 @@ public final class Escrows: Sendable {
                     metadata: ["escrow.id": "\(candidate.id)", "error": "\(error)"])
             }
         }
-        if released > 0 { self.outbox.notifyCommitted() }
+        if released > 0 { self.transitions.notifyCommitted() }
         return released
     }
 
@@ -657,9 +659,11 @@ public final class Escrows: Sendable {
                 status: .open, outcome: nil, sellerAmount: nil, refundAmount: nil, resolutionNote: nil,
                 resolvedBy: nil, createdAt: now, resolvedAt: nil)
             try await EscrowStore.insert(dispute, on: connection)
+            try await self.transitions.events?.publish(
+                type: "dispute.opened", data: EscrowEventData(escrow: moved, dispute: dispute), on: connection)
             return (moved, dispute)
         }
-        self.outbox.notifyCommitted()
+        self.transitions.notifyCommitted()
         return result
     }
 
@@ -711,11 +715,14 @@ public final class Escrows: Sendable {
             dispute.resolvedBy = admin
             dispute.resolvedAt = now
             try await EscrowStore.resolve(dispute, on: connection)
+            try await self.transitions.events?.publish(
+                type: "dispute.resolved", data: EscrowEventData(escrow: moved, dispute: dispute), on: connection)
             return (moved, dispute)
         }
-        self.outbox.notifyCommitted()
-        guard escrow.refundAmount > 0 else { return (escrow, dispute) }
-        return (try await self.refundOwed(escrow), dispute)
+        self.transitions.notifyCommitted()
+        let paid = await self.payOutOwed(escrow)
+        guard paid.refundAmount > 0 else { return (paid, dispute) }
+        return (try await self.refundOwed(paid), dispute)
     }
 
     /// Asks the payments module for the refund a resolution owes (idempotent by the escrow's id) and records it.
@@ -757,6 +764,96 @@ public final class Escrows: Sendable {
             }
         }
         return created
+    }
+
+    // MARK: Automatic payouts
+
+    /// Pays released money out to the seller's destination when payouts are automatic (idempotent by the escrow's
+    /// id), and records the payout on the escrow. Money stays in the payable, and the escrow says why, when the
+    /// seller has no destination or the payable no longer holds it; other failures are retried by the next pass.
+    /// - Returns: The escrow as it now stands.
+    @discardableResult
+    func payOutOwed(_ escrow: Escrow) async -> Escrow {
+        guard escrow.payoutOwed > 0, escrow.payoutID == nil else { return escrow }
+        let currency = escrow.amount.currency
+        do {
+            guard
+                let destination = try await self.payments.payoutDestination(
+                    ownerReference: escrow.sellerReference, currency: currency)
+            else { return try await self.recordPayout(of: escrow.id, payoutID: nil, note: "no payout destination") }
+            // M-Pesa pays whole shillings: what it cannot carry stays in the payable.
+            var amount = escrow.payoutOwed
+            var steps = 0
+            while amount > 0, steps < Self.refundRoundingStepsMax,
+                !self.payments.gateway(destination.gateway, represents: Money(minorUnits: amount, currency: currency))
+            {
+                amount -= 1
+                steps += 1
+            }
+            guard amount > 0 else {
+                return try await self.recordPayout(of: escrow.id, payoutID: nil, note: "below the gateway's unit")
+            }
+            let payout = try await self.payments.createPayout(
+                ownerReference: escrow.sellerReference, amount: Money(minorUnits: amount, currency: currency),
+                idempotencyKey: "escrow-payout:\(escrow.id)")
+            return try await self.recordPayout(of: escrow.id, payoutID: payout.id.description, note: nil)
+        } catch let error as PaymentError {
+            switch error {
+            case .payoutDestinationMissing, .payoutExceedsBalance, .amountNotRepresentable, .payoutNotSupported:
+                self.logger.warning(
+                    "automatic payout not made; the money stays in the payable",
+                    metadata: ["escrow.id": "\(escrow.id)", "error": "\(error)"])
+                return (try? await self.recordPayout(of: escrow.id, payoutID: nil, note: "\(error)")) ?? escrow
+            default:
+                self.logger.error(
+                    "automatic payout failed; retrying next pass",
+                    metadata: ["escrow.id": "\(escrow.id)", "error": "\(error)"])
+                return escrow
+            }
+        } catch {
+            self.logger.error(
+                "automatic payout failed; retrying next pass",
+                metadata: ["escrow.id": "\(escrow.id)", "error": "\(error)"])
+            return escrow
+        }
+    }
+
+    /// Ends an escrow's automatic payout: made (`payoutID`), or not made for `note`'s reason. Logged on its timeline.
+    private func recordPayout(of id: Escrow.ID, payoutID: String?, note: String?) async throws -> Escrow {
+        let now = self.clock.now()
+        return try await self.database.transaction { connection in
+            guard
+                var current = try await EscrowStore.escrow(id: id, lock: true, kind: self.database.kind, on: connection)
+            else { preconditionFailure("an escrow is never deleted") }
+            guard current.payoutOwed > 0, current.payoutID == nil else { return current }
+            if let payoutID {
+                current.payoutID = payoutID
+            } else {
+                current.payoutOwed = 0
+            }
+            current.updatedAt = now
+            try await EscrowStore.update(current, on: connection)
+            try await EscrowStore.insertTransition(
+                escrowID: id, from: current.status, to: current.status,
+                event: payoutID == nil ? "payout_skipped" : "payout_created",
+                actor: EscrowTransitions.Actor.system.rawValue, reason: payoutID ?? note, at: now, on: connection)
+            return current
+        }
+    }
+
+    /// Creates the automatic payouts released escrows owe (a crash, or a failed attempt, left them); returns how many
+    /// were settled one way or the other.
+    @discardableResult
+    public func createOwedPayouts() async throws -> Int {
+        let owed = try await self.database.withConnection { connection in
+            try await EscrowStore.payoutsOwed(limit: self.configuration.releaseBatchSize, on: connection)
+        }
+        var settled = 0
+        for escrow in owed {
+            let after = await self.payOutOwed(escrow)
+            if after.payoutID != nil || after.payoutOwed == 0 { settled += 1 }
+        }
+        return settled
     }
 
     private func role(of party: Party, in escrow: Escrow) async throws -> Role? {

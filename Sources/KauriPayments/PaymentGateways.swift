@@ -31,15 +31,17 @@ public protocol PaymentEventPublisher: Sendable {
     func notifyCommitted()
 }
 
-/// An event's payload: the payment or refund as the API shows it.
+/// An event's payload: the payment, refund or payout as the API shows it.
 public enum PaymentEventData: Sendable, Encodable {
     case payment(Payment)
     case refund(Refund)
+    case payout(Payout)
 
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .payment(let payment): try PaymentResponse(payment).encode(to: encoder)
         case .refund(let refund): try RefundResponse(refund).encode(to: encoder)
+        case .payout(let payout): try PayoutResponse(payout: payout).encode(to: encoder)
         }
     }
 }

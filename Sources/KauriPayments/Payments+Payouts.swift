@@ -83,7 +83,9 @@ extension Payments {
             try await self.database.transaction { connection in
                 try await PaymentStore.insert(payout, on: connection)
                 try await self.movePayout(payout, "out", debit: payable, credit: inTransit, on: connection)
+                try await self.publisher?.publish(type: "payout.created", data: .payout(payout), on: connection)
             }
+            self.publisher?.notifyCommitted()
         } catch let error as PaymentError {
             throw error
         } catch {
@@ -183,10 +185,11 @@ extension Payments {
     @discardableResult
     func applyPayout(_ status: GatewayPayoutStatus, to id: Payout.ID, markSent: Bool = false) async throws -> Payout {
         let now = self.clock.now()
-        return try await self.database.transaction { connection in
+        let (payout, published) = try await self.database.transaction { connection -> (Payout, Bool) in
             guard
                 var payout = try await PaymentStore.payout(id: id, lock: true, kind: self.database.kind, on: connection)
             else { throw PaymentError.payoutNotFound }
+            let wasPending = payout.status == .pending
             if markSent, payout.gatewayCall != .sent { payout.gatewayCall = .sent }
             if payout.providerReference == nil { payout.providerReference = status.providerReference }
             let currency = payout.amount.currency
@@ -211,13 +214,16 @@ extension Payments {
             }
             payout.updatedAt = now
             try await PaymentStore.update(payout, on: connection)
-            if payout.status != .pending {
-                self.logger.info(
-                    "payout \(payout.status.rawValue)",
-                    metadata: ["payout.id": "\(payout.id)", "gateway.name": "\(payout.gateway)"])
-            }
-            return payout
+            guard wasPending, payout.status != .pending else { return (payout, false) }
+            try await self.publisher?.publish(
+                type: "payout.\(payout.status.rawValue)", data: .payout(payout), on: connection)
+            self.logger.info(
+                "payout \(payout.status.rawValue)",
+                metadata: ["payout.id": "\(payout.id)", "gateway.name": "\(payout.gateway)"])
+            return (payout, true)
         }
+        if published { self.publisher?.notifyCommitted() }
+        return payout
     }
 
     /// One leg of a payout's money, with an id derived from the payout's so it lands once.

@@ -119,11 +119,13 @@ public struct AppDependencies: Sendable {
         escrow.risk = settings.escrow.riskRules
         escrow.sessionHoldMilliseconds = UInt64(settings.escrow.sessionHoldHours) * 3_600_000
         escrow.sessionShares = settings.escrow.sessionShares
+        escrow.automaticPayouts = settings.escrow.automaticPayouts
         escrowConfiguration?(&escrow)
         let transitions = EscrowTransitions(
             database: database, ledger: self.ledger, outbox: self.outbox, logger: logger,
             inspectionWindowMilliseconds: escrow.inspectionWindowMilliseconds,
-            sessionHoldMilliseconds: escrow.sessionHoldMilliseconds)
+            sessionHoldMilliseconds: escrow.sessionHoldMilliseconds,
+            events: WebhookEscrowEvents(events: self.webhookEvents), automaticPayouts: escrow.automaticPayouts)
         self.payments = Payments(
             database: database, ledger: self.ledger, gateways: PaymentGateways(gateways),
             publisher: PaymentEventPublishers([
@@ -159,6 +161,19 @@ struct WebhookEventPublisher: PaymentEventPublisher {
     let events: WebhookEvents
 
     func publish(type: String, data: PaymentEventData, on connection: any SQLDatabase) async throws {
+        try await self.events.emit(type: type, data: data, on: connection)
+    }
+
+    func notifyCommitted() {
+        self.events.notifyCommitted()
+    }
+}
+
+/// Escrow and dispute events go to the operator's webhook endpoints through the outgoing webhook outbox.
+struct WebhookEscrowEvents: EscrowEventSink {
+    let events: WebhookEvents
+
+    func publish(type: String, data: EscrowEventData, on connection: any SQLDatabase) async throws {
         try await self.events.emit(type: type, data: data, on: connection)
     }
 

@@ -69,8 +69,9 @@ public enum Server {
     }
 
     /// One settlement pass now (`kauri settle --now`): releases every escrow whose inspection window ended and
-    /// creates the refunds resolved disputes still owe. Returns how many of each.
-    public static func settleNow(_ settings: ServerSettings, logger: Logger) async throws -> (Int, Int) {
+    /// creates the refunds resolved disputes and rated sessions still owe, and the automatic payouts released escrows
+    /// still owe. Returns how many of each.
+    public static func settleNow(_ settings: ServerSettings, logger: Logger) async throws -> (Int, Int, Int) {
         try await Self.withDependencies(settings, logger: logger, accessLogger: logger) { dependencies, _ in
             let escrows = dependencies.escrows
             var released = 0
@@ -79,7 +80,8 @@ public enum Server {
                 released += count
                 if count < escrows.configuration.releaseBatchSize { break }
             }
-            return (released, try await escrows.createOwedRefunds())
+            let refunds = try await escrows.createOwedRefunds()
+            return (released, refunds, try await escrows.createOwedPayouts())
         }
     }
 

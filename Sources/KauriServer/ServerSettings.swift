@@ -187,6 +187,8 @@ public struct EscrowSettings: Sendable {
     public var inspectionHours = 72
     /// The checkout risk check's rules.
     public var riskRules = RiskRules()
+    /// Whether released money is paid out to the seller's destination at once.
+    public var automaticPayouts = false
     /// Hours a session's money is held after it took place.
     public var sessionHoldHours = 24
     /// A session's split by its rating.

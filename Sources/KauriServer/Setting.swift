@@ -266,6 +266,12 @@ public struct Setting: Sendable, Hashable {
         defaultDescription: "the defaults in docs/ESCROW.md", isSecret: false,
         help: "The checkout risk check's rules as JSON, e.g. {\"blocked_phones\": [\"+254700000077\"], "
             + "\"buyer_checkouts_per_hour_max\": 5}; keys left out keep their defaults.")
+    /// Automatic payouts.
+    public static let escrowAutomaticPayouts = Setting(
+        flag: "escrow-automatic-payouts", environmentVariable: "KAURI_ESCROW_AUTOMATIC_PAYOUTS", kind: .boolean,
+        defaultDescription: "false", isSecret: false,
+        help: "Pay released escrow money out to the seller's payout destination at once (true/false); otherwise it "
+            + "waits in the payable for POST /v1/payouts.")
     /// Session hold.
     public static let sessionHoldHours = Setting(
         flag: "session-hold-hours", environmentVariable: "KAURI_SESSION_HOLD_HOURS", kind: .integer,
@@ -294,6 +300,7 @@ public struct Setting: Sendable, Hashable {
         .payheroUsername, .payheroPassword, .payheroChannelID, .payheroBaseURL, .paymentLifetimeMinutes,
         .idempotencyRetentionHours, .idempotencyLeaseSeconds, .sandboxPort, .escrowFeeBasisPoints, .escrowFeeFixed,
         .escrowInspectionHours, .riskRules, .sessionHoldHours, .sessionRatingShares,
+        .escrowAutomaticPayouts,
     ]
 
     /// The setting's names for error messages: `--port / KAURI_PORT`.

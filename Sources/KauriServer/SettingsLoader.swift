@@ -273,6 +273,9 @@ public enum SettingsLoader {
                 throw SettingsError(setting: .riskRules, reason: "not valid rules JSON: \(error)")
             }
         }
+        if let automatic = try Self.read(.escrowAutomaticPayouts, reader, { try $0.requiredBool(forKey: $1) }) {
+            escrow.automaticPayouts = automatic
+        }
         if let hours = try Self.read(.sessionHoldHours, reader, { try $0.requiredInt(forKey: $1) }) {
             guard (1...720).contains(hours) else {
                 throw SettingsError(setting: .sessionHoldHours, reason: "must be from 1 to 720, got \(hours)")

@@ -41,6 +41,11 @@ public struct WebhookEvents: Sendable {
         type: String, data: some Encodable & Sendable, on connection: any SQLDatabase
     ) async throws -> PrefixedID<WebhookMessageIDKind>? {
         precondition(WebhookEventType.isValid(type), "event type '\(type)' is not a dotted lower-case name")
+        // Who listens first: with no endpoint for the type, nothing is encoded or written.
+        let endpoints = try await connection.raw(
+            "SELECT * FROM webhook_endpoints WHERE state = 'enabled' ORDER BY id"
+        ).all().map(WebhookStore.decodeEndpoint).filter { WebhookEventType.matches($0.eventTypes, type) }
+        guard !endpoints.isEmpty else { return nil }
         let now = self.clock.now()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -48,10 +53,6 @@ public struct WebhookEvents: Sendable {
         guard payload.count <= WebhookLimits.payloadBytesMax else {
             throw EmitError.payloadTooLarge(bytes: payload.count)
         }
-        let endpoints = try await connection.raw(
-            "SELECT * FROM webhook_endpoints WHERE state = 'enabled' ORDER BY id"
-        ).all().map(WebhookStore.decodeEndpoint).filter { WebhookEventType.matches($0.eventTypes, type) }
-        guard !endpoints.isEmpty else { return nil }
         let messageID = self.ids.make(WebhookMessageIDKind.self)
         let body = String(decoding: payload, as: UTF8.self)
         let millis = Int64(now.unixMilliseconds)

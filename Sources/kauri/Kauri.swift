@@ -320,8 +320,10 @@ struct Settle: AsyncParsableCommand {
     func run() async throws {
         let settings = try await self.options.load()
         let loggers = ProcessLoggers.makeLoggers(level: .warning)
-        let (released, refunds) = try await Server.settleNow(settings, logger: loggers.app)
-        print("settled: \(released) escrow(s) released, \(refunds) owed refund(s) created")
+        let (released, refunds, payouts) = try await Server.settleNow(settings, logger: loggers.app)
+        print(
+            "settled: \(released) escrow(s) released, \(refunds) owed refund(s) created, "
+                + "\(payouts) automatic payout(s) settled")
     }
 }
 
