@@ -25,8 +25,13 @@ public final class Database: Sendable {
     /// The configuration the database was opened with.
     public let configuration: DatabaseConfiguration
     private let backend: Backend
-    private let writeGate = AsyncGate()
+    private let writeGate: AsyncGate
+    /// SQLite's group commit (nil on PostgreSQL, whose own WAL flush groups concurrent commits).
+    private let writeBatcher: SQLiteWriteBatcher?
     private let logger: Logger
+
+    /// The most write transactions one SQLite commit holds.
+    public static let sqliteBatchTransactionsMax = 128
 
     // The pools lock internally and are used from any thread (AsyncKit documents them as thread-safe); they
     // only lack the annotation.
@@ -46,6 +51,8 @@ public final class Database: Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
+        let gate = AsyncGate()
+        self.writeGate = gate
         let loops = Array(eventLoopGroup.makeIterator()).count
         switch configuration {
         case .sqlite(let path, let poolSize):
@@ -54,15 +61,20 @@ public final class Database: Sendable {
             // and a connection waiting on another process's write lock cannot hold up this pool's writer.
             let threadPool = NIOThreadPool(numberOfThreads: max(1, poolSize))
             threadPool.start()
-            self.backend = .sqlite(
-                EventLoopGroupConnectionPool(
-                    source: SQLiteFileSource(path: path, threadPool: threadPool),
-                    maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
-                    requestTimeout: connectionRequestTimeout,
-                    pruneInterval: nil,
-                    logger: logger,
-                    on: eventLoopGroup),
-                threadPool)
+            let pool = EventLoopGroupConnectionPool(
+                source: SQLiteFileSource(path: path, threadPool: threadPool),
+                maxConnectionsPerEventLoop: max(1, poolSize / max(1, loops)),
+                requestTimeout: connectionRequestTimeout,
+                pruneInterval: nil,
+                logger: logger,
+                on: eventLoopGroup)
+            self.backend = .sqlite(pool, threadPool)
+            let sendablePool = UncheckedSendable(pool)
+            self.writeBatcher = SQLiteWriteBatcher(batchSizeMax: Self.sqliteBatchTransactionsMax) { bodies in
+                try await gate.withGate {
+                    try await Self.runSQLiteBatch(bodies, pool: sendablePool.value, logger: logger)
+                }
+            }
         case .postgres(let url, let poolSize, let searchPath):
             self.kind = .postgres
             var sqlConfiguration: SQLPostgresConfiguration
@@ -81,6 +93,7 @@ public final class Database: Sendable {
                     pruneInterval: .seconds(60),
                     logger: logger,
                     on: eventLoopGroup))
+            self.writeBatcher = nil
         }
     }
 
@@ -133,15 +146,13 @@ public final class Database: Sendable {
     /// On SQLite, write transactions are serialised in-process and begin with `BEGIN IMMEDIATE`, so a
     /// transaction never fails half-way because another writer got there first.
     public func transaction<T: Sendable>(
-        _ body: @Sendable (any SQLDatabase) async throws -> T
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
         switch self.kind {
         case .sqlite:
-            return try await self.writeGate.withGate {
-                try await self.withSession { session in
-                    try await Self.run(body, on: session, begin: "BEGIN IMMEDIATE")
-                }
-            }
+            // Queued for SQLite's group commit; it runs on the batcher's task while this call waits.
+            guard let batcher = self.writeBatcher else { preconditionFailure("SQLite databases batch their writes") }
+            return try await batcher.submit(body)
         case .postgres:
             return try await self.withSession { session in
                 try await Self.run(body, on: session, begin: "BEGIN")
@@ -162,6 +173,53 @@ public final class Database: Sendable {
             case .postgres:
                 try await Self.run(body, on: session, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             }
+        }
+    }
+
+    /// One SQLite group commit: `BEGIN IMMEDIATE`, each body in its own savepoint (none for a lone body), `COMMIT`.
+    /// Returns each body's outcome; throws (everything rolled back) when the batch itself fails.
+    private static func runSQLiteBatch(
+        _ bodies: [SQLiteWriteBatcher.Body], pool: EventLoopGroupConnectionPool<SQLiteFileSource>, logger: Logger
+    ) async throws -> [Result<any Sendable, any Error>] {
+        do {
+            let connection = try await pool.requestConnection(logger: logger).get()
+            defer { pool.releaseConnection(connection, logger: logger) }
+            let sql = connection.sql(queryLogLevel: .trace)
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            var outcomes: [Result<any Sendable, any Error>] = []
+            outcomes.reserveCapacity(bodies.count)
+            do {
+                if bodies.count == 1 {
+                    do {
+                        outcomes.append(.success(try await bodies[0](sql)))
+                    } catch {
+                        try? await sql.raw("ROLLBACK").run()
+                        return [.failure(DatabaseError.classify(error))]
+                    }
+                } else {
+                    for body in bodies {
+                        try await sql.raw("SAVEPOINT kauri_write").run()
+                        do {
+                            let value = try await body(sql)
+                            try await sql.raw("RELEASE kauri_write").run()
+                            outcomes.append(.success(value))
+                        } catch {
+                            try await sql.raw("ROLLBACK TO kauri_write").run()
+                            try await sql.raw("RELEASE kauri_write").run()
+                            outcomes.append(.failure(DatabaseError.classify(error)))
+                        }
+                    }
+                }
+                try await sql.raw("COMMIT").run()
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+            return outcomes
+        } catch let error as DatabaseError {
+            throw error
+        } catch {
+            throw DatabaseError.classify(error)
         }
     }
 

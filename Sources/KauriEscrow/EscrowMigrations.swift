@@ -136,13 +136,17 @@ public enum EscrowMigrations {
                 "CREATE INDEX escrows_buyer_reference ON escrows (buyer_reference, id) WHERE buyer_reference IS NOT NULL",
             ]),
         Migration(
-            module: "escrow", version: 5, name: "add_automatic_payouts",
+            module: "escrow", version: 5, name: "add_automatic_payouts_and_risk_indexes",
             sql: [
                 // Set on release when payouts are automatic; the payout is created after the commit, or by the next
                 // settlement pass after a crash (idempotent by the escrow's id).
                 "ALTER TABLE escrows ADD COLUMN payout_owed BIGINT NOT NULL DEFAULT 0",
                 "ALTER TABLE escrows ADD COLUMN payout_id TEXT",
                 "CREATE INDEX escrows_payout_due ON escrows (id) WHERE payout_owed > 0 AND payout_id IS NULL",
+                // The checkout risk check's per-seller facts, without scanning a seller's every escrow and link.
+                "CREATE INDEX escrows_seller_recent ON escrows (seller_reference, created_at)",
+                "CREATE INDEX escrows_seller_completed ON escrows (seller_reference, currency, status, amount)",
+                "CREATE INDEX payment_links_seller_first ON payment_links (seller_reference, created_at)",
             ]),
     ]
 }

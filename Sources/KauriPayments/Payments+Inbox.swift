@@ -151,7 +151,7 @@ extension Payments {
         }
         let (finalState, finalDetail, finalAttempt) = (state, detail, nextAttempt)
         do {
-            try await self.database.withConnection { connection in
+            try await self.database.transaction { connection in
                 try await PaymentStore.finishEvent(
                     id: event.id, state: finalState, error: finalDetail, nextAttemptAt: finalAttempt, now: now,
                     on: connection)

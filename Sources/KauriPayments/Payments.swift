@@ -48,7 +48,7 @@ public final class Payments: Sendable {
             checkDelaysMilliseconds: [UInt64] = [
                 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000,
             ],
-            inboxBatchSize: Int = 100, inboxConcurrency: Int = 8, inboxAttemptsMax: Int = 12,
+            inboxBatchSize: Int = 100, inboxConcurrency: Int = 32, inboxAttemptsMax: Int = 12,
             inboxLeaseMilliseconds: UInt64 = 60_000, reconcileBatchSize: Int = 100,
             pendingCallGraceMilliseconds: UInt64 = 120_000
         ) {

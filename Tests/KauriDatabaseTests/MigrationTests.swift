@@ -6,28 +6,34 @@ import Testing
 
 @Suite("Migrations")
 struct MigrationTests {
-    static let migrations: [Migration] = PlatformMigrations.all + [
-        Migration(
-            module: "test", version: 1, name: "create_widgets",
-            statements: { kind in
-                [
-                    "CREATE TABLE widgets (id TEXT PRIMARY KEY, amount BIGINT NOT NULL)",
-                    kind == .postgres ? "CREATE INDEX widgets_amount ON widgets (amount)" : "CREATE INDEX widgets_amount ON widgets (amount)",
-                ]
-            }),
-        Migration(module: "test", version: 2, name: "add_widget_name", sql: ["ALTER TABLE widgets ADD COLUMN name TEXT"]),
-    ]
+    static let migrations: [Migration] =
+        PlatformMigrations.all + [
+            Migration(
+                module: "test", version: 1, name: "create_widgets",
+                statements: { kind in
+                    [
+                        "CREATE TABLE widgets (id TEXT PRIMARY KEY, amount BIGINT NOT NULL)",
+                        kind == .postgres
+                            ? "CREATE INDEX widgets_amount ON widgets (amount)"
+                            : "CREATE INDEX widgets_amount ON widgets (amount)",
+                    ]
+                }),
+            Migration(
+                module: "test", version: 2, name: "add_widget_name", sql: ["ALTER TABLE widgets ADD COLUMN name TEXT"]),
+        ]
 
     static func appliedCount(_ database: Database) async throws -> Int {
         try await database.withConnection { connection in
-            try await connection.raw("SELECT COUNT(*) AS n FROM kauri_migrations").first()!.decode(column: "n", as: Int.self)
+            try await connection.raw("SELECT COUNT(*) AS n FROM kauri_migrations").first()!.decode(
+                column: "n", as: Int.self)
         }
     }
 
     @Test("each migration is applied once and recorded; a second run applies nothing", arguments: TestDatabases.kinds)
     func appliedOnce(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { databases in
-            let runner = MigrationRunner(database: databases[0], migrations: Self.migrations, logger: TestDatabases.logger)
+            let runner = MigrationRunner(
+                database: databases[0], migrations: Self.migrations, logger: TestDatabases.logger)
             let first = try await runner.migrate()
             #expect(first.map { "\($0.module)/\($0.version)" } == ["platform/1", "test/1", "test/2"])
             let second = try await runner.migrate()
@@ -45,7 +51,8 @@ struct MigrationTests {
     @Test("status lists pending migrations on a fresh database without applying them", arguments: TestDatabases.kinds)
     func statusPending(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { databases in
-            let runner = MigrationRunner(database: databases[0], migrations: Self.migrations, logger: TestDatabases.logger)
+            let runner = MigrationRunner(
+                database: databases[0], migrations: Self.migrations, logger: TestDatabases.logger)
             let status = try await runner.status()
             #expect(status.count == 3)
             #expect(status.allSatisfy { $0.appliedAt == nil })
@@ -59,8 +66,10 @@ struct MigrationTests {
             let applied = try await withThrowingTaskGroup(of: Int.self) { group in
                 for database in databases {
                     group.addTask {
-                        try await MigrationRunner(database: database, migrations: Self.migrations, logger: TestDatabases.logger)
-                            .migrate().count
+                        try await MigrationRunner(
+                            database: database, migrations: Self.migrations, logger: TestDatabases.logger
+                        )
+                        .migrate().count
                     }
                 }
                 return try await group.reduce(0, +)
@@ -73,11 +82,14 @@ struct MigrationTests {
     @Test("a failing migration is rolled back whole and not recorded", arguments: TestDatabases.kinds)
     func failingMigrationRollsBack(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { databases in
-            let broken = PlatformMigrations.all + [
-                Migration(module: "broken", version: 1, name: "half", sql: [
-                    "CREATE TABLE half_done (id TEXT PRIMARY KEY)", "THIS IS NOT SQL",
-                ])
-            ]
+            let broken =
+                PlatformMigrations.all + [
+                    Migration(
+                        module: "broken", version: 1, name: "half",
+                        sql: [
+                            "CREATE TABLE half_done (id TEXT PRIMARY KEY)", "THIS IS NOT SQL",
+                        ])
+                ]
             let runner = MigrationRunner(database: databases[0], migrations: broken, logger: TestDatabases.logger)
             await #expect(throws: DatabaseError.self) { try await runner.migrate() }
             let count = try await Self.appliedCount(databases[0])
@@ -96,9 +108,12 @@ struct DatabaseTests {
     func sqlitePragmas() async throws {
         try await TestDatabases.with(.sqlite) { databases in
             try await databases[0].withConnection { connection in
-                let journal = try await connection.raw("PRAGMA journal_mode").first()!.decode(column: "journal_mode", as: String.self)
-                let synchronous = try await connection.raw("PRAGMA synchronous").first()!.decode(column: "synchronous", as: Int.self)
-                let foreignKeys = try await connection.raw("PRAGMA foreign_keys").first()!.decode(column: "foreign_keys", as: Int.self)
+                let journal = try await connection.raw("PRAGMA journal_mode").first()!.decode(
+                    column: "journal_mode", as: String.self)
+                let synchronous = try await connection.raw("PRAGMA synchronous").first()!.decode(
+                    column: "synchronous", as: Int.self)
+                let foreignKeys = try await connection.raw("PRAGMA foreign_keys").first()!.decode(
+                    column: "foreign_keys", as: Int.self)
                 #expect(journal == "wal")
                 #expect(synchronous == 2)
                 #expect(foreignKeys == 1)
@@ -106,7 +121,9 @@ struct DatabaseTests {
         }
     }
 
-    @Test("a transaction that throws leaves nothing behind; one that returns is committed", arguments: TestDatabases.kinds)
+    @Test(
+        "a transaction that throws leaves nothing behind; one that returns is committed", arguments: TestDatabases.kinds
+    )
     func transactionAtomicity(kind: Database.Kind) async throws {
         struct Boom: Error {}
         try await TestDatabases.with(kind) { databases in
@@ -120,7 +137,9 @@ struct DatabaseTests {
             }
             try await database.transaction { try await $0.raw("INSERT INTO t (id) VALUES (2)").run() }
             let ids = try await database.withConnection { connection in
-                try await connection.raw("SELECT id FROM t ORDER BY id").all().map { try $0.decode(column: "id", as: Int.self) }
+                try await connection.raw("SELECT id FROM t ORDER BY id").all().map {
+                    try $0.decode(column: "id", as: Int.self)
+                }
             }
             #expect(ids == [2])
         }
@@ -130,7 +149,9 @@ struct DatabaseTests {
     func concurrentWrites(kind: Database.Kind) async throws {
         try await TestDatabases.with(kind) { databases in
             let database = databases[0]
-            try await database.transaction { try await $0.raw("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)").run() }
+            try await database.transaction {
+                try await $0.raw("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)").run()
+            }
             try await database.transaction { try await $0.raw("INSERT INTO counter (id, n) VALUES (1, 0)").run() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // 10 writers × 5 increments: concurrent enough to race, without queueing past the pool's
@@ -139,8 +160,10 @@ struct DatabaseTests {
                     group.addTask {
                         for _ in 0..<5 {
                             try await database.transaction { connection in
-                                let n = try await connection.raw("SELECT n FROM counter WHERE id = 1 \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")")
-                                    .first()!.decode(column: "n", as: Int.self)
+                                let n = try await connection.raw(
+                                    "SELECT n FROM counter WHERE id = 1 \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")"
+                                )
+                                .first()!.decode(column: "n", as: Int.self)
                                 try await connection.raw("UPDATE counter SET n = \(bind: n + 1) WHERE id = 1").run()
                             }
                         }
@@ -152,6 +175,58 @@ struct DatabaseTests {
                 try await $0.raw("SELECT n FROM counter WHERE id = 1").first()!.decode(column: "n", as: Int.self)
             }
             #expect(n == 50)
+        }
+    }
+
+    /// SQLite's group commit: concurrent write transactions share commits, yet each keeps its own outcome.
+    @Test("batched SQLite transactions: the ones that throw leave nothing, the others commit and get their values")
+    func batchedWrites() async throws {
+        struct Refused: Error {}
+        try await TestDatabases.with(.sqlite) { databases in
+            let database = databases[0]
+            try await database.transaction { try await $0.raw("CREATE TABLE items (id INTEGER PRIMARY KEY)").run() }
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Int?).self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        do {
+                            let value = try await database.transaction { connection -> Int in
+                                try await connection.raw("INSERT INTO items (id) VALUES (\(bind: index))").run()
+                                // Every third one fails after writing; a duplicate key fails inside SQLite itself.
+                                if index % 3 == 0 { throw Refused() }
+                                if index % 10 == 1 {
+                                    try await connection.raw("INSERT INTO items (id) VALUES (\(bind: index))").run()
+                                }
+                                return index * 2
+                            }
+                            return (index, value)
+                        } catch is Refused {
+                            return (index, nil)
+                        } catch {
+                            return (index, -1)
+                        }
+                    }
+                }
+                var all: [Int: Int?] = [:]
+                for try await (index, value) in group { all[index] = value }
+                return all
+            }
+            let stored = try await database.withConnection { connection in
+                try await connection.raw("SELECT id FROM items ORDER BY id").all().map {
+                    try $0.decode(column: "id", as: Int.self)
+                }
+            }
+            let expected = (0..<300).filter { $0 % 3 != 0 && $0 % 10 != 1 }
+            #expect(stored == expected)
+            for index in 0..<300 {
+                let outcome = outcomes[index] ?? nil
+                if index % 3 == 0 {
+                    #expect(outcome == nil, "\(index) threw")
+                } else if index % 10 == 1 {
+                    #expect(outcome == -1, "\(index) hit the duplicate key")
+                } else {
+                    #expect(outcome == index * 2, "\(index)")
+                }
+            }
         }
     }
 
@@ -187,14 +262,17 @@ struct DatabaseTests {
 
     @Test("an unreachable PostgreSQL server is reported as unavailable, quickly")
     func unreachablePostgres() async throws {
-        let database = try Database(.postgres(url: .init("postgres://kauri:secret@127.0.0.1:1/kauri"), poolSize: 1), logger: TestDatabases.logger)
+        let database = try Database(
+            .postgres(url: .init("postgres://kauri:secret@127.0.0.1:1/kauri"), poolSize: 1),
+            logger: TestDatabases.logger)
         await #expect(throws: DatabaseError.self) { try await database.ping(timeoutMilliseconds: 3_000) }
         await database.shutdown()
     }
 
     @Test("the database description never shows the password")
     func redaction() {
-        let configuration = DatabaseConfiguration.postgres(url: .init("postgres://kauri:hunter2@db:5432/kauri"), poolSize: 2)
+        let configuration = DatabaseConfiguration.postgres(
+            url: .init("postgres://kauri:hunter2@db:5432/kauri"), poolSize: 2)
         #expect(configuration.description == "postgres://kauri:***@db:5432/kauri")
         #expect(!"\(configuration)".contains("hunter2"))
     }

@@ -38,7 +38,7 @@ struct KauriPaymentsBench: AsyncParsableCommand {
         commandName: "kauri-payments-bench", abstract: "Webhook ingestion and checkout flow throughput over HTTP.")
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case webhooks, checkout, links, settlement
+        case webhooks, checkout, links, settlement, flow
     }
 
     enum Engine: String, ExpressibleByArgument {
@@ -48,7 +48,11 @@ struct KauriPaymentsBench: AsyncParsableCommand {
     @Option(help: "sqlite or postgres (postgres reads POSTGRES_URL).")
     var database: Engine = .sqlite
 
-    @Option(help: "webhooks, checkout, links (payment links created) or settlement (due escrows released).")
+    @Option(
+        help: """
+            webhooks, checkout, links (payment links created), settlement (due escrows released) or flow (the S4 \
+            story: link → checkout → STK push confirmed → escrow held).
+            """)
     var scenario: Scenario = .webhooks
 
     @Option(help: "Concurrent HTTP connections.")
@@ -73,6 +77,9 @@ struct KauriPaymentsBench: AsyncParsableCommand {
         settings.authRateLimit = nil
         settings.adminAPIKey = Secret(Self.adminKey)
         settings.logLevel = .error
+        // The flow's buyers each use their own phone, but every link is the one bench seller's: lift the per-seller
+        // velocity rule, which would otherwise (rightly) refuse the 201st checkout of the hour.
+        settings.escrow.riskRules.sellerCheckoutsPerHourMax = .max
         let gatewayClient = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(
@@ -109,6 +116,8 @@ struct KauriPaymentsBench: AsyncParsableCommand {
             result = try await self.links(base: base, http: http, database: database)
         case .settlement:
             result = try await self.settlement(dependencies: dependencies, database: database)
+        case .flow:
+            result = try await self.flow(base: base, http: http, database: database)
         }
         Self.print(
             result.merging(
@@ -306,6 +315,93 @@ struct KauriPaymentsBench: AsyncParsableCommand {
             "links": total, "links_per_second": Int(Double(total) / Self.seconds(elapsed)),
             "p50_us": histogram.valueAtPercentile(50), "p99_us": histogram.valueAtPercentile(99),
             "max_us": histogram.max, "errors": shared.errors.load(ordering: .relaxed),
+        ]
+    }
+
+    // MARK: - S4 flow
+
+    /// The whole S4 story per client loop (issue #6's figure), for `duration` seconds: `POST /v1/payment-links` →
+    /// `POST /v1/payment-links/{id}/checkout` (a new buyer phone each time: the STK push goes to the sandbox, which
+    /// approves it and sends its signed webhook) → the server applies it → the escrow is paid, the money held.
+    /// Steps 1 and 2 are timed by the client; step 3 (push sent → escrow held) from the escrow's own log
+    /// (`escrow_transitions`: checkout → payment_succeeded, millisecond timestamps). Flows per second count escrows
+    /// that reached paid, from the first request until the last one did.
+    func flow(base: String, http: HTTPClient, database: Database) async throws -> [String: Any] {
+        let links = Shared()
+        let checkouts = Shared()
+        let clock = ContinuousClock()
+        let linkBody = Array(#"{"title":"Kitenge dress","price":150000,"currency":"GHS","quantity":1}"#.utf8)
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<self.connections {
+                group.addTask {
+                    while !links.stop.load(ordering: .relaxed) {
+                        let index = links.next.add(1, ordering: .relaxed).oldValue
+                        var create = HTTPClientRequest(url: base + "/v1/payment-links")
+                        create.method = .POST
+                        create.headers.add(name: "content-type", value: "application/json")
+                        create.headers.add(name: "authorization", value: "Bearer \(Self.adminKey)")
+                        create.body = .bytes(ByteBuffer(bytes: linkBody))
+                        var begin = clock.now
+                        let created = try await http.execute(create, timeout: .seconds(30))
+                        let createdBody = try await created.body.collect(upTo: 1 << 20)
+                        links.record(clock.now - begin, ok: created.status == .created)
+                        guard created.status == .created,
+                            let object = try? JSONSerialization.jsonObject(with: Data(buffer: createdBody))
+                                as? [String: Any], let id = object["id"] as? String
+                        else { continue }
+                        // MTN Ghana numbers ending in 5: the sandbox approves them (see SandboxPhoneOutcome).
+                        let phone = "+23355" + String(format: "%06d", index % 1_000_000) + "5"
+                        let checkoutBody = Array(
+                            #"{"phone":"\#(phone)","name":"Amina","email":"buyer@example.com"}"#.utf8)
+                        var checkout = HTTPClientRequest(url: base + "/v1/payment-links/\(id)/checkout")
+                        checkout.method = .POST
+                        checkout.headers.add(name: "content-type", value: "application/json")
+                        checkout.headers.add(name: "idempotency-key", value: UUID().uuidString)
+                        checkout.body = .bytes(ByteBuffer(bytes: checkoutBody))
+                        begin = clock.now
+                        let response = try await http.execute(checkout, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 1 << 20)
+                        checkouts.record(clock.now - begin, ok: response.status == .created)
+                    }
+                }
+            }
+            try await Task.sleep(for: .seconds(self.duration))
+            links.stop.store(true, ordering: .relaxed)
+            try await group.waitForAll()
+        }
+        let total = try await Self.count("SELECT COUNT(*) AS n FROM escrows", database: database)
+        var remaining = total
+        let deadline = clock.now + .seconds(120)
+        while remaining > 0 && clock.now < deadline {
+            remaining = try await Self.count(
+                "SELECT COUNT(*) AS n FROM escrows WHERE status <> 'paid'", database: database)
+            if remaining > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let finished = clock.now - start
+        let heldRows = try await database.withConnection { connection in
+            try await connection.raw(
+                """
+                SELECT CAST(p.at - c.at AS BIGINT) AS ms FROM escrow_transitions c
+                JOIN escrow_transitions p ON p.escrow_id = c.escrow_id AND p.event = 'payment_succeeded'
+                WHERE c.event = 'checkout'
+                """
+            ).all().map { try $0.decode(column: "ms", as: Int64.self) }
+        }
+        var held = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for ms in heldRows { _ = held.record(UInt64(max(1, ms * 1_000))) }
+        let report = try await LedgerVerifier.verify(database)
+        let linkLatency = links.sink.withLock { $0 }
+        let checkoutLatency = checkouts.sink.withLock { $0 }
+        return [
+            "flows": total, "held": total - remaining,
+            "flows_per_second": Int(Double(total - remaining) / Self.seconds(finished)),
+            "link_p50_us": linkLatency.valueAtPercentile(50), "link_p99_us": linkLatency.valueAtPercentile(99),
+            "checkout_p50_us": checkoutLatency.valueAtPercentile(50),
+            "checkout_p99_us": checkoutLatency.valueAtPercentile(99),
+            "held_p50_us": held.valueAtPercentile(50), "held_p99_us": held.valueAtPercentile(99),
+            "errors": links.errors.load(ordering: .relaxed) + checkouts.errors.load(ordering: .relaxed),
+            "ledger_valid": report.isValid,
         ]
     }
 
