@@ -7,7 +7,8 @@ import SQLKit
 /// `escrow.completed`, `escrow.disputed`, `escrow.refunded`, `escrow.cancelled`, `escrow.expired`), and
 /// `dispute.opened` / `dispute.resolved`.
 public protocol EscrowEventSink: Sendable {
-    func publish(type: String, data: EscrowEventData, on connection: any SQLDatabase) async throws
+    /// Records one event of `type` per element of `data`.
+    func publish(type: String, data: [EscrowEventData], on connection: any SQLDatabase) async throws
     /// Called after the transaction that published events committed.
     func notifyCommitted()
 }

@@ -313,19 +313,79 @@ enum EscrowStore {
 
     // MARK: Transitions
 
+    /// A step to append to an escrow's log.
+    struct NewTransition: Sendable {
+        var escrowID: Escrow.ID
+        var from: EscrowStatus?
+        var to: EscrowStatus
+        var event: String
+        var actor: String
+        var reason: String?
+        var at: Timestamp
+    }
+
     /// Appends a step to the escrow's log (the caller holds the escrow's row lock, or the SQLite write lock).
     static func insertTransition(
         escrowID: Escrow.ID, from: EscrowStatus?, to: EscrowStatus, event: String, actor: String, reason: String?,
         at: Timestamp, on connection: any SQLDatabase
     ) async throws {
-        try await connection.raw(
-            """
-            INSERT INTO escrow_transitions (escrow_id, sequence, from_status, to_status, event, actor, reason, at)
-            SELECT \(bind: escrowID.description), COALESCE(MAX(sequence), 0) + 1, \(bind: from?.rawValue),
-                \(bind: to.rawValue), \(bind: event), \(bind: actor), \(bind: reason), \(bind: Self.millis(at))
-            FROM escrow_transitions WHERE escrow_id = \(bind: escrowID.description)
-            """
-        ).run()
+        try await Self.insertTransitions(
+            [NewTransition(escrowID: escrowID, from: from, to: to, event: event, actor: actor, reason: reason, at: at)],
+            on: connection)
+    }
+
+    /// Appends one step to each of several escrows' logs in one statement (one step per escrow: each takes the next
+    /// sequence number of its own log).
+    static func insertTransitions(_ entries: [NewTransition], on connection: any SQLDatabase) async throws {
+        guard !entries.isEmpty else { return }
+        var query = SQLQueryString(
+            "INSERT INTO escrow_transitions (escrow_id, sequence, from_status, to_status, event, actor, reason, at) VALUES "
+        )
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query +=
+                ("""
+                (\(bind: entry.escrowID.description),
+                (SELECT COALESCE(MAX(sequence), 0) + 1 FROM escrow_transitions
+                    WHERE escrow_id = \(bind: entry.escrowID.description)),
+                \(bind: entry.from?.rawValue), \(bind: entry.to.rawValue), \(bind: entry.event), \(bind: entry.actor),
+                \(bind: entry.reason), \(bind: Self.millis(entry.at)))
+                """ as SQLQueryString)
+        }
+        try await connection.raw(query).run()
+    }
+
+    /// Writes what a release changes — status, release_due_at, refund_amount, payout_owed, updated_at — for many
+    /// escrows in one statement.
+    static func updateReleased(_ escrows: [Escrow], on connection: any SQLDatabase) async throws {
+        guard !escrows.isEmpty else { return }
+        var status = SQLQueryString("CASE id")
+        var refund = SQLQueryString("CASE id")
+        var payout = SQLQueryString("CASE id")
+        var updated = SQLQueryString("CASE id")
+        var ids = SQLQueryString("")
+        for (index, escrow) in escrows.enumerated() {
+            precondition(escrow.releaseDueAt == nil, "a released escrow has no release due")
+            let id = escrow.id.description
+            status += (" WHEN \(bind: id) THEN \(bind: escrow.status.rawValue)" as SQLQueryString)
+            refund += (" WHEN \(bind: id) THEN \(bind: escrow.refundAmount)" as SQLQueryString)
+            payout += (" WHEN \(bind: id) THEN \(bind: escrow.payoutOwed)" as SQLQueryString)
+            updated += (" WHEN \(bind: id) THEN \(bind: Self.millis(escrow.updatedAt))" as SQLQueryString)
+            if index > 0 { ids.appendLiteral(", ") }
+            ids += ("\(bind: id)" as SQLQueryString)
+        }
+        var query = SQLQueryString("UPDATE escrows SET release_due_at = NULL, status = ")
+        query += status
+        query.appendLiteral(" END, refund_amount = ")
+        query += refund
+        query.appendLiteral(" END, payout_owed = ")
+        query += payout
+        query.appendLiteral(" END, updated_at = ")
+        query += updated
+        query.appendLiteral(" END WHERE id IN (")
+        query += ids
+        query.appendLiteral(")")
+        try await connection.raw(query).run()
     }
 
     static func transitions(escrowID: Escrow.ID, on connection: any SQLDatabase) async throws -> [EscrowTransition] {

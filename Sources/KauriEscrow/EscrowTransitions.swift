@@ -71,6 +71,59 @@ public struct EscrowTransitions: Sendable {
         _ event: EscrowEvent, to loaded: Escrow, actor: Actor, reason: String?, now: Timestamp,
         sellerGross: Int64? = nil, on connection: any SQLDatabase
     ) async throws -> Escrow {
+        let planned = try self.plan(
+            event, to: loaded, actor: actor, reason: reason, now: now, sellerGross: sellerGross)
+        try await self.postTransfers([planned], on: connection)
+        try await EscrowStore.update(planned.escrow, on: connection)
+        try await EscrowStore.insertTransitions([planned.logEntry], on: connection)
+        try await self.outbox.enqueue(Self.notices(for: planned.escrow, event: event), on: connection)
+        try await self.events?.publish(
+            type: "escrow.\(planned.escrow.status.rawValue)", data: [EscrowEventData(escrow: planned.escrow)],
+            on: connection)
+        self.logger.info(
+            "escrow \(planned.escrow.status.rawValue)",
+            metadata: ["escrow.id": "\(loaded.id)", "escrow.event": "\(event.rawValue)", "actor": "\(actor.rawValue)"])
+        return planned.escrow
+    }
+
+    /// Releases many delivered escrows in one transaction with a few statements in all, whatever their number: one
+    /// ledger batch, one UPDATE, one INSERT each for the log, the notices and the events. Each element is an
+    /// escrow (read with its row lock) with its event — `.autoRelease`, or `.ratingSplit` with the seller's gross —
+    /// and reason. Throws, writing nothing, if any of them may not move or the ledger refuses any release.
+    func releaseAll(
+        _ releases: [(escrow: Escrow, event: EscrowEvent, sellerGross: Int64?, reason: String)], now: Timestamp,
+        on connection: any SQLDatabase
+    ) async throws -> [Escrow] {
+        guard !releases.isEmpty else { return [] }
+        let plans = try releases.map { release in
+            precondition(release.event == .autoRelease || release.event == .ratingSplit, "releaseAll releases")
+            return try self.plan(
+                release.event, to: release.escrow, actor: .system, reason: release.reason, now: now,
+                sellerGross: release.sellerGross)
+        }
+        try await self.postTransfers(plans, on: connection)
+        try await EscrowStore.updateReleased(plans.map(\.escrow), on: connection)
+        try await EscrowStore.insertTransitions(plans.map(\.logEntry), on: connection)
+        try await self.outbox.enqueue(
+            plans.flatMap { Self.notices(for: $0.escrow, event: $0.event) }, on: connection)
+        try await self.events?.publish(
+            type: "escrow.completed", data: plans.map { EscrowEventData(escrow: $0.escrow) }, on: connection)
+        self.logger.info("escrows released", metadata: ["escrow.count": "\(plans.count)"])
+        return plans.map(\.escrow)
+    }
+
+    /// A transition worked out in memory: the escrow as it will be, its log entry, the transfers it posts.
+    struct Planned {
+        var escrow: Escrow
+        var event: EscrowEvent
+        var logEntry: EscrowStore.NewTransition
+        var chain: [NewTransfer]
+    }
+
+    /// Works out `event` on `loaded` without writing anything.
+    func plan(
+        _ event: EscrowEvent, to loaded: Escrow, actor: Actor, reason: String?, now: Timestamp, sellerGross: Int64?
+    ) throws -> Planned {
         guard loaded.kind.accepts(event), let next = loaded.status.applying(event) else {
             if loaded.status == .pending, loaded.kind.accepts(event),
                 [.ship, .deliver, .confirm, .complete, .autoRelease, .openDispute].contains(event)
@@ -87,29 +140,36 @@ public struct EscrowTransitions: Sendable {
         escrow.updatedAt = now
         let hold = escrow.kind == .session ? self.sessionHoldMilliseconds : self.inspectionWindowMilliseconds
         escrow.releaseDueAt = next == .delivered ? now.adding(milliseconds: hold) : nil
+        var chain: [NewTransfer] = []
         if next == .completed {
-            let net = try await self.release(escrow, gross: sellerGross ?? escrow.amount.minorUnits, on: connection)
+            let net: Int64
+            (chain, net) = try Self.releaseChain(escrow, gross: sellerGross ?? escrow.amount.minorUnits)
             if self.automaticPayouts { escrow.payoutOwed = net }
         }
-        try await EscrowStore.update(escrow, on: connection)
-        try await EscrowStore.insertTransition(
-            escrowID: escrow.id, from: loaded.status, to: next, event: event.rawValue, actor: actor.rawValue,
-            reason: reason, at: now, on: connection)
-        for message in Self.notices(for: escrow, event: event) {
-            _ = try await self.outbox.enqueue(message, on: connection)
+        return Planned(
+            escrow: escrow, event: event,
+            logEntry: EscrowStore.NewTransition(
+                escrowID: escrow.id, from: loaded.status, to: next, event: event.rawValue, actor: actor.rawValue,
+                reason: reason, at: now),
+            chain: chain)
+    }
+
+    /// Posts the plans' transfers as one ledger batch (each plan's chain linked); throws if any is refused.
+    private func postTransfers(_ plans: [Planned], on connection: any SQLDatabase) async throws {
+        let posting = plans.filter { !$0.chain.isEmpty }
+        guard !posting.isEmpty else { return }
+        let results = try await self.ledger.apply(posting.map(\.chain), on: connection)
+        for (plan, result) in zip(posting, results) {
+            if let error = result.lazy.compactMap(\.error).first {
+                throw EscrowServiceError.ledgerRefused("release of \(plan.escrow.id): \(error)")
+            }
         }
-        try await self.events?.publish(
-            type: "escrow.\(next.rawValue)", data: EscrowEventData(escrow: escrow), on: connection)
-        self.logger.info(
-            "escrow \(next.rawValue)",
-            metadata: ["escrow.id": "\(escrow.id)", "escrow.event": "\(event.rawValue)", "actor": "\(actor.rawValue)"])
-        return escrow
     }
 
     /// Escrow holding → the seller's payable (`gross` less its share of the fee) and → platform revenue (that
     /// share), linked, with ids derived from the escrow's so a retry can never release twice.
-    /// - Returns: What the seller's payable received.
-    private func release(_ escrow: Escrow, gross: Int64, on connection: any SQLDatabase) async throws -> Int64 {
+    /// - Returns: The chain, and what the seller's payable receives.
+    private static func releaseChain(_ escrow: Escrow, gross: Int64) throws -> ([NewTransfer], Int64) {
         precondition(gross > 0 && gross <= escrow.amount.minorUnits, "a release is part or all of the amount")
         let currency = escrow.amount.currency
         let fee = Self.feeShare(of: escrow, gross: gross)
@@ -136,11 +196,7 @@ public struct EscrowTransitions: Sendable {
                         amount: Money(minorUnits: fee, currency: currency)),
                     code: "escrow_fee", reference: escrow.id.description))
         }
-        let results = try await self.ledger.apply([chain], on: connection)
-        if let error = results[0].lazy.compactMap(\.error).first {
-            throw EscrowServiceError.ledgerRefused("release of \(escrow.id): \(error)")
-        }
-        return gross - fee
+        return (chain, gross - fee)
     }
 
     /// The platform's fee on releasing `gross` of the escrow: all of it on the whole amount, else its proportional

@@ -32,7 +32,9 @@ public final class Escrows: Sendable {
             fees: EscrowFees = EscrowFees(), inspectionWindowMilliseconds: UInt64 = 72 * 3_600_000,
             releaseBatchSize: Int = 100, gatewayPreference: [GatewayName] = [.mpesa, .payhero, .paystack]
         ) {
-            precondition(releaseBatchSize >= 1, "a settlement pass releases at least one escrow")
+            // Each release in a batch is a few bound values in a few multi-row statements: 500 stays well inside
+            // SQLite's 32 766 bound parameters per statement.
+            precondition((1...500).contains(releaseBatchSize), "a settlement pass releases 1 to 500 escrows")
             self.fees = fees
             self.inspectionWindowMilliseconds = inspectionWindowMilliseconds
             self.releaseBatchSize = releaseBatchSize
@@ -525,10 +527,8 @@ public final class Escrows: Sendable {
                 let due = try await EscrowStore.dueForRelease(
                     now: now, limit: self.configuration.releaseBatchSize, lock: true, kind: self.database.kind,
                     on: connection)
-                for escrow in due {
-                    _ = try await self.autoRelease(escrow, now: now, on: connection)
-                }
-                return due.count
+                // One ledger batch and a handful of statements for the whole batch.
+                return try await self.transitions.releaseAll(due.map(self.releasePlan), now: now, on: connection).count
             }
             if released > 0 { self.transitions.notifyCommitted() }
             return released
@@ -567,10 +567,14 @@ public final class Escrows: Sendable {
     /// Releases a delivered escrow whose window ended: all of it to the seller, or for a session, the partner's
     /// share by the client's rating (the client's share is refunded through the payment, after the commit).
     private func autoRelease(_ escrow: Escrow, now: Timestamp, on connection: any SQLDatabase) async throws -> Escrow {
-        guard escrow.kind == .session else {
-            return try await self.transitions.apply(
-                .autoRelease, to: escrow, actor: .system, reason: "inspection window ended", now: now, on: connection)
-        }
+        try await self.transitions.releaseAll([self.releasePlan(escrow)], now: now, on: connection)[0]
+    }
+
+    /// How a due escrow is released: wholly (`.autoRelease`), or for a rated session split by its rating.
+    private func releasePlan(
+        _ escrow: Escrow
+    ) -> (escrow: Escrow, event: EscrowEvent, sellerGross: Int64?, reason: String) {
+        guard escrow.kind == .session else { return (escrow, .autoRelease, nil, "inspection window ended") }
         var (partner, client) = self.configuration.sessionShares.split(escrow.amount.minorUnits, rating: escrow.rating)
         // The client's share goes back through the payment's gateway: rounded down to what it can refund (M-Pesa
         // moves whole shillings), the rest to the partner.
@@ -584,17 +588,13 @@ public final class Escrows: Sendable {
             steps += 1
         }
         let rated = escrow.rating.map { "rated \($0)" } ?? "not rated"
-        guard client > 0 else {
-            return try await self.transitions.apply(
-                .autoRelease, to: escrow, actor: .system, reason: "session hold ended, \(rated)", now: now,
-                on: connection)
-        }
+        guard client > 0 else { return (escrow, .autoRelease, nil, "session hold ended, \(rated)") }
         var split = escrow
         split.refundAmount = client
-        return try await self.transitions.apply(
-            .ratingSplit, to: split, actor: .system,
-            reason: "session hold ended, \(rated): \(partner) to the partner, \(client) back to the client", now: now,
-            sellerGross: partner, on: connection)
+        return (
+            split, .ratingSplit, partner,
+            "session hold ended, \(rated): \(partner) to the partner, \(client) back to the client"
+        )
     }
 
     /// Per currency, what is held in escrow for the seller `sellerReference` (their part, after the fee).
@@ -660,7 +660,7 @@ public final class Escrows: Sendable {
                 resolvedBy: nil, createdAt: now, resolvedAt: nil)
             try await EscrowStore.insert(dispute, on: connection)
             try await self.transitions.events?.publish(
-                type: "dispute.opened", data: EscrowEventData(escrow: moved, dispute: dispute), on: connection)
+                type: "dispute.opened", data: [EscrowEventData(escrow: moved, dispute: dispute)], on: connection)
             return (moved, dispute)
         }
         self.transitions.notifyCommitted()
@@ -716,7 +716,7 @@ public final class Escrows: Sendable {
             dispute.resolvedAt = now
             try await EscrowStore.resolve(dispute, on: connection)
             try await self.transitions.events?.publish(
-                type: "dispute.resolved", data: EscrowEventData(escrow: moved, dispute: dispute), on: connection)
+                type: "dispute.resolved", data: [EscrowEventData(escrow: moved, dispute: dispute)], on: connection)
             return (moved, dispute)
         }
         self.transitions.notifyCommitted()

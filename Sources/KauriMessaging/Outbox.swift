@@ -88,6 +88,28 @@ public struct Outbox: Sendable {
         try await self.insert(channel: .sms, recipient: message.to, subject: nil, body: message.body, on: connection)
     }
 
+    /// Writes SMS messages to the outbox inside the caller's transaction, in one statement.
+    public func enqueue(_ messages: [SmsMessage], on connection: any SQLDatabase) async throws {
+        guard !messages.isEmpty else { return }
+        let now = Int64(self.clock.now().unixMilliseconds)
+        var query = SQLQueryString(
+            """
+            INSERT INTO outbox_messages (id, channel, recipient, subject, body, status, attempts, next_attempt_at,
+                created_at) VALUES\u{20}
+            """)
+        for (index, message) in messages.enumerated() {
+            let id = self.ids.make(MessageIDKind.self)
+            let stored = try self.sealer?.seal(message.body) ?? message.body
+            if index > 0 { query.appendLiteral(", ") }
+            query +=
+                ("""
+                (\(bind: id.description), \(bind: MessageChannel.sms.rawValue), \(bind: message.to), NULL,
+                \(bind: stored), 'pending', 0, \(bind: now), \(bind: now))
+                """ as SQLQueryString)
+        }
+        try await connection.raw(query).run()
+    }
+
     /// Writes an email to the outbox inside the caller's transaction.
     @discardableResult
     public func enqueue(

@@ -173,8 +173,8 @@ struct WebhookEventPublisher: PaymentEventPublisher {
 struct WebhookEscrowEvents: EscrowEventSink {
     let events: WebhookEvents
 
-    func publish(type: String, data: EscrowEventData, on connection: any SQLDatabase) async throws {
-        try await self.events.emit(type: type, data: data, on: connection)
+    func publish(type: String, data: [EscrowEventData], on connection: any SQLDatabase) async throws {
+        try await self.events.emit(type: type, each: data, on: connection)
     }
 
     func notifyCommitted() {

@@ -40,34 +40,54 @@ public struct WebhookEvents: Sendable {
     public func emit(
         type: String, data: some Encodable & Sendable, on connection: any SQLDatabase
     ) async throws -> PrefixedID<WebhookMessageIDKind>? {
+        try await self.emit(type: type, each: [data], on: connection).first
+    }
+
+    /// Writes one event of `type` per element of `data` (each its own message, with its own `webhook-id`), like
+    /// `emit(type:data:on:)` but with one look at the endpoints and one INSERT for them all. Returns the message
+    /// ids, or none when no endpoint is subscribed.
+    @discardableResult
+    public func emit<Data: Encodable & Sendable>(
+        type: String, each data: [Data], on connection: any SQLDatabase
+    ) async throws -> [PrefixedID<WebhookMessageIDKind>] {
         precondition(WebhookEventType.isValid(type), "event type '\(type)' is not a dotted lower-case name")
+        guard !data.isEmpty else { return [] }
         // Who listens first: with no endpoint for the type, nothing is encoded or written.
         let endpoints = try await connection.raw(
             "SELECT * FROM webhook_endpoints WHERE state = 'enabled' ORDER BY id"
         ).all().map(WebhookStore.decodeEndpoint).filter { WebhookEventType.matches($0.eventTypes, type) }
-        guard !endpoints.isEmpty else { return nil }
+        guard !endpoints.isEmpty else { return [] }
         let now = self.clock.now()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let payload = try encoder.encode(Envelope(type: type, timestamp: now.rfc3339, data: data))
-        guard payload.count <= WebhookLimits.payloadBytesMax else {
-            throw EmitError.payloadTooLarge(bytes: payload.count)
-        }
-        let messageID = self.ids.make(WebhookMessageIDKind.self)
-        let body = String(decoding: payload, as: UTF8.self)
         let millis = Int64(now.unixMilliseconds)
-        for endpoint in endpoints {
-            let id = self.ids.make(WebhookDeliveryIDKind.self)
-            try await connection.raw(
-                """
-                INSERT INTO webhook_deliveries (id, endpoint_id, message_id, event_type, payload, state, attempts,
-                    next_attempt_at, leased_until, created_at, updated_at)
-                VALUES (\(bind: id.description), \(bind: endpoint.id.description), \(bind: messageID.description),
-                    \(bind: type), \(bind: body), 'pending', 0, \(bind: millis), 0, \(bind: millis), \(bind: millis))
-                """
-            ).run()
+        var messageIDs: [PrefixedID<WebhookMessageIDKind>] = []
+        var rows: [SQLQueryString] = []
+        for item in data {
+            let payload = try encoder.encode(Envelope(type: type, timestamp: now.rfc3339, data: item))
+            guard payload.count <= WebhookLimits.payloadBytesMax else {
+                throw EmitError.payloadTooLarge(bytes: payload.count)
+            }
+            let messageID = self.ids.make(WebhookMessageIDKind.self)
+            messageIDs.append(messageID)
+            let body = String(decoding: payload, as: UTF8.self)
+            for endpoint in endpoints {
+                let id = self.ids.make(WebhookDeliveryIDKind.self)
+                rows.append(
+                    """
+                    (\(bind: id.description), \(bind: endpoint.id.description), \(bind: messageID.description),
+                        \(bind: type), \(bind: body), 'pending', 0, \(bind: millis), 0, \(bind: millis), \(bind: millis))
+                    """)
+            }
         }
-        return messageID
+        try await connection.raw(
+            """
+            INSERT INTO webhook_deliveries (id, endpoint_id, message_id, event_type, payload, state, attempts,
+                next_attempt_at, leased_until, created_at, updated_at)
+            VALUES \(rows.joined(separator: ", "))
+            """
+        ).run()
+        return messageIDs
     }
 
     /// Tells the delivery service that events were committed; call after the emitting transaction commits.
