@@ -160,6 +160,17 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs one write statement as its own transaction: on PostgreSQL a single autocommit round trip (no BEGIN and
+    /// COMMIT around it), on SQLite through the group commit like any write transaction.
+    public func execute(_ statement: SQLQueryString) async throws {
+        switch self.kind {
+        case .sqlite:
+            try await self.transaction { connection in try await connection.raw(statement).run() }
+        case .postgres:
+            try await self.withConnection { connection in try await connection.raw(statement).run() }
+        }
+    }
+
     /// Runs `body` in a read-only transaction that sees one consistent snapshot of the database.
     ///
     /// PostgreSQL: `REPEATABLE READ READ ONLY`. SQLite (WAL): a deferred transaction, whose snapshot is fixed by

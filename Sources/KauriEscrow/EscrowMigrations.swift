@@ -128,6 +128,7 @@ public enum EscrowMigrations {
                 // the client after the session and split by the rating when the hold ends.
                 "ALTER TABLE payment_links ADD COLUMN kind TEXT NOT NULL DEFAULT 'goods' CHECK (kind IN ('goods', 'session'))",
                 "ALTER TABLE payment_links ADD COLUMN duration_minutes INTEGER",
+                // payment_links.seller_phone is no longer written: a checkout reads the seller's phone as it is then.
                 "ALTER TABLE escrows ADD COLUMN kind TEXT NOT NULL DEFAULT 'goods' CHECK (kind IN ('goods', 'session'))",
                 // The signed-in user who booked (a buyer by account, besides the phone that paid).
                 "ALTER TABLE escrows ADD COLUMN buyer_reference TEXT",

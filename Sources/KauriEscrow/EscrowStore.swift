@@ -12,19 +12,18 @@ enum EscrowStore {
 
     // MARK: Payment links
 
-    static func insert(_ link: PaymentLink, on connection: any SQLDatabase) async throws {
-        try await connection.raw(
-            """
+    /// The INSERT of a new link (one statement: `Database.execute` runs it alone).
+    static func insertStatement(_ link: PaymentLink) -> SQLQueryString {
+        """
             INSERT INTO payment_links (id, kind, duration_minutes, seller_reference, seller_phone, title, description,
                 price, currency, quantity_available, quantity_sold, status, expires_at, created_at, updated_at)
             VALUES (\(bind: link.id.description), \(bind: link.kind.rawValue), \(bind: link.durationMinutes),
-                \(bind: link.sellerReference), \(bind: link.sellerPhone?.e164),
+                \(bind: link.sellerReference), NULL,
                 \(bind: link.title), \(bind: link.description), \(bind: link.price.minorUnits),
                 \(bind: link.price.currency.code), \(bind: link.quantityAvailable), \(bind: link.quantitySold),
                 \(bind: link.status.rawValue), \(bind: link.expiresAt.map(Self.millis)),
                 \(bind: Self.millis(link.createdAt)), \(bind: Self.millis(link.updatedAt)))
-            """
-        ).run()
+        """
     }
 
     static func update(_ link: PaymentLink, on connection: any SQLDatabase) async throws {
@@ -81,7 +80,6 @@ enum EscrowStore {
         return PaymentLink(
             id: id, kind: kind, durationMinutes: try row.decode(column: "duration_minutes", as: Int?.self),
             sellerReference: try row.decode(column: "seller_reference", as: String.self),
-            sellerPhone: try Self.phone(row.decode(column: "seller_phone", as: String?.self)),
             title: try row.decode(column: "title", as: String.self),
             description: try row.decode(column: "description", as: String?.self),
             price: Money(minorUnits: try row.decode(column: "price", as: Int64.self), currency: currency),

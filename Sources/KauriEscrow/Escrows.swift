@@ -119,12 +119,10 @@ public final class Escrows: Sendable {
         let link = PaymentLink(
             id: self.ids.make(PaymentLinkIDKind.self), kind: request.kind, durationMinutes: request.durationMinutes,
             sellerReference: sellerReference,
-            sellerPhone: try await self.parties.phone(of: sellerReference), title: request.title,
+            title: request.title,
             description: request.description, price: request.price, quantityAvailable: request.quantity,
             quantitySold: 0, status: .active, expiresAt: request.expiresAt, createdAt: now, updatedAt: now)
-        try await self.database.transaction { connection in
-            try await EscrowStore.insert(link, on: connection)
-        }
+        try await self.database.execute(EscrowStore.insertStatement(link))
         self.logger.info(
             "payment link created", metadata: ["link.id": "\(link.id)", "link.price": "\(link.price)"])
         return link
@@ -201,7 +199,7 @@ public final class Escrows: Sendable {
         var opened = Escrow(
             id: self.ids.make(EscrowIDKind.self), kind: link.kind, linkID: link.id,
             sellerReference: link.sellerReference,
-            sellerPhone: link.sellerPhone, buyerPhone: request.phone, buyerName: request.name, title: link.title,
+            sellerPhone: try await self.parties.phone(of: link.sellerReference), buyerPhone: request.phone, buyerName: request.name, title: link.title,
             amount: link.price, fee: self.configuration.fees.fee(on: link.price), status: .pending, paymentID: nil,
             gateway: gateway.rawValue, shipping: nil, releaseDueAt: nil, createdAt: now, updatedAt: now)
         if risk.outcome == .hold { opened.reviewReason = "risk: " + risk.reasons.joined(separator: ",") }

@@ -21,7 +21,6 @@ public struct PaymentLink: Sendable, Hashable {
     /// A session's length, shown to clients.
     public var durationMinutes: Int?
     public var sellerReference: String
-    public var sellerPhone: PhoneNumber?
     public var title: String
     public var description: String?
     public var price: Money

@@ -103,7 +103,6 @@ struct EscrowStateMachineTests {
         let now = Timestamp(unixMilliseconds: 1_000_000)
         var link = PaymentLink(
             id: PaymentLink.ID(uuid: UUIDv7(unixMilliseconds: 1, sequence: 0, random: 1)), sellerReference: "usr_x",
-            sellerPhone: nil,
             title: "Shoes", description: nil, price: Money(minorUnits: 100, currency: .kes), quantityAvailable: 1,
             quantitySold: 0, status: .active, expiresAt: now.adding(milliseconds: 1), createdAt: now, updatedAt: now)
         #expect(link.isPayable(at: now))
