@@ -43,11 +43,14 @@ public final class Database: Sendable {
     /// Opens a connection pool. No connection is made until first use; call `ping()` to check reachability.
     /// - Parameter connectionRequestTimeout: How long a caller waits for a free pooled connection before failing
     ///   (tests that queue many transactions on a small pool on a loaded machine raise it).
+    /// - Parameter sqliteGroupCommit: Whether SQLite write transactions share commits (the default). Off, each is its
+    ///   own `BEGIN IMMEDIATE … COMMIT`: only benchmarks measuring one commit per transaction turn it off.
     public init(
         _ configuration: DatabaseConfiguration,
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        connectionRequestTimeout: TimeAmount = .seconds(10)
+        connectionRequestTimeout: TimeAmount = .seconds(10),
+        sqliteGroupCommit: Bool = true
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -70,7 +73,8 @@ public final class Database: Sendable {
                 on: eventLoopGroup)
             self.backend = .sqlite(pool, threadPool)
             let sendablePool = UncheckedSendable(pool)
-            self.writeBatcher = SQLiteWriteBatcher(batchSizeMax: Self.sqliteBatchTransactionsMax) { bodies in
+            let batchSizeMax = sqliteGroupCommit ? Self.sqliteBatchTransactionsMax : 1
+            self.writeBatcher = SQLiteWriteBatcher(batchSizeMax: batchSizeMax) { bodies in
                 try await gate.withGate {
                     try await Self.runSQLiteBatch(bodies, pool: sendablePool.value, logger: logger)
                 }

@@ -38,6 +38,8 @@ public struct Escrow: Sendable, Hashable {
     public var refundAmount: Int64 = 0
     /// That refund, once the payments module has it.
     public var refundID: String?
+    /// Refunds of `refundAmount` the gateway refused so far; at `Escrows.refundAttemptsMax` no more are made.
+    public var refundAttempts = 0
     /// Why the risk check held it: no release (by the buyer or the window) until an admin clears it.
     public var reviewReason: String?
     /// The signed-in user who booked it (sessions booked through the API); nil for a public checkout.

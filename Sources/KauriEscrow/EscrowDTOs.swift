@@ -327,6 +327,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         case linkID = "link_id"
         case refundAmount = "refund_amount"
         case refundID = "refund_id"
+        case refundAttempts = "refund_attempts"
         case sellerAmount = "seller_amount"
         case paymentID = "payment_id"
         case releaseDueAt = "release_due_at"
@@ -362,6 +363,7 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
         try container.encode(escrow.releaseDueAt?.rfc3339, forKey: .releaseDueAt)
         try container.encode(escrow.refundAmount, forKey: .refundAmount)
         try container.encode(escrow.refundID, forKey: .refundID)
+        try container.encode(escrow.refundAttempts, forKey: .refundAttempts)
         try container.encode(escrow.payoutID, forKey: .payoutID)
         try container.encode(escrow.reviewReason, forKey: .review)
         if let dispute = self.dispute {
@@ -449,6 +451,9 @@ struct EscrowResponse: Encodable, Sendable, ResponseEncodable {
             "timeline": ["type": "array", "items": ["type": "object"]],
             "refund_amount": ["type": "integer", "description": "What a dispute's resolution returns to the buyer."],
             "refund_id": ["type": ["string", "null"], "description": "That refund in the payments API."],
+            "refund_attempts": [
+                "type": "integer", "description": "Refunds the gateway refused so far (a new one is made, up to 3).",
+            ],
             "payout_id": [
                 "type": ["string", "null"], "description": "The automatic payout of the released money, if any.",
             ],

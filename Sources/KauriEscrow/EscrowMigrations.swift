@@ -149,5 +149,12 @@ public enum EscrowMigrations {
                 "CREATE INDEX escrows_seller_completed ON escrows (seller_reference, currency, status, amount)",
                 "CREATE INDEX payment_links_seller_first ON payment_links (seller_reference, created_at)",
             ]),
+        Migration(
+            module: "escrow", version: 6, name: "add_refund_attempts",
+            sql: [
+                // A refund the gateway refused is made again (a new refund) by the next settlement pass, up to
+                // `Escrows.refundAttemptsMax` times.
+                "ALTER TABLE escrows ADD COLUMN refund_attempts INTEGER NOT NULL DEFAULT 0"
+            ]),
     ]
 }

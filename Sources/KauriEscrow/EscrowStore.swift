@@ -120,6 +120,7 @@ enum EscrowStore {
                 release_due_at = \(bind: escrow.releaseDueAt.map(Self.millis)),
                 payment_id = \(bind: escrow.paymentID), gateway = \(bind: escrow.gateway),
                 refund_amount = \(bind: escrow.refundAmount), refund_id = \(bind: escrow.refundID),
+                refund_attempts = \(bind: escrow.refundAttempts),
                 review_reason = \(bind: escrow.reviewReason), rating = \(bind: escrow.rating),
                 rating_comment = \(bind: escrow.ratingComment), payout_owed = \(bind: escrow.payoutOwed),
                 payout_id = \(bind: escrow.payoutID),
@@ -231,6 +232,7 @@ enum EscrowStore {
             releaseDueAt: try row.decode(column: "release_due_at", as: Int64?.self).map(Self.timestamp),
             refundAmount: try row.decode(column: "refund_amount", as: Int64.self),
             refundID: try row.decode(column: "refund_id", as: String?.self),
+            refundAttempts: try row.decode(column: "refund_attempts", as: Int.self),
             reviewReason: try row.decode(column: "review_reason", as: String?.self),
             buyerReference: try row.decode(column: "buyer_reference", as: String?.self),
             rating: try row.decode(column: "rating", as: Int?.self),
@@ -241,11 +243,14 @@ enum EscrowStore {
             updatedAt: Self.timestamp(try row.decode(column: "updated_at", as: Int64.self)))
     }
 
-    /// Escrows a resolution owes a refund that the payments module does not have yet (a crash came between).
-    static func refundsOwed(limit: Int, on connection: any SQLDatabase) async throws -> [Escrow] {
+    /// Escrows owed a refund that the payments module does not have (a crash came between, or the gateway refused
+    /// the last one), with attempts left.
+    static func refundsOwed(limit: Int, attemptsMax: Int, on connection: any SQLDatabase) async throws -> [Escrow] {
         try await connection.raw(
             """
-            SELECT * FROM escrows WHERE refund_amount > 0 AND refund_id IS NULL ORDER BY id LIMIT \(bind: limit)
+            SELECT * FROM escrows WHERE refund_amount > 0 AND refund_id IS NULL
+                AND refund_attempts < \(bind: attemptsMax)
+            ORDER BY id LIMIT \(bind: limit)
             """
         ).all().map(Self.decodeEscrow)
     }

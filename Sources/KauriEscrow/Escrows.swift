@@ -58,6 +58,14 @@ public final class Escrows: Sendable {
     /// Sellers and currencies whose ledger accounts are known to exist (accounts are never deleted).
     private let ensuredAccounts = Mutex<Set<String>>([])
     static let ensuredAccountsMax = 10_000
+    /// Refunds of an escrow the gateway may refuse before no more are made (an operator then acts).
+    public static let refundAttemptsMax = 3
+
+    /// The Idempotency-Key of the escrow's current refund attempt: `escrow-refund:<esc>`, then `…:<n>` after n
+    /// refusals, so a retry after a crash finds its refund and a refused one is followed by a new one.
+    static func refundKey(_ escrow: Escrow) -> String {
+        "escrow-refund:\(escrow.id)" + (escrow.refundAttempts > 0 ? ":\(escrow.refundAttempts)" : "")
+    }
     /// How far a session's refund is rounded down to find an amount its gateway can move (minor units per unit).
     static let refundRoundingStepsMax = 1_000
 
@@ -199,7 +207,8 @@ public final class Escrows: Sendable {
         var opened = Escrow(
             id: self.ids.make(EscrowIDKind.self), kind: link.kind, linkID: link.id,
             sellerReference: link.sellerReference,
-            sellerPhone: try await self.parties.phone(of: link.sellerReference), buyerPhone: request.phone, buyerName: request.name, title: link.title,
+            sellerPhone: try await self.parties.phone(of: link.sellerReference), buyerPhone: request.phone,
+            buyerName: request.name, title: link.title,
             amount: link.price, fee: self.configuration.fees.fee(on: link.price), status: .pending, paymentID: nil,
             gateway: gateway.rawValue, shipping: nil, releaseDueAt: nil, createdAt: now, updatedAt: now)
         if risk.outcome == .hold { opened.reviewReason = "risk: " + risk.reasons.joined(separator: ",") }
@@ -730,13 +739,14 @@ public final class Escrows: Sendable {
         }
         let refund = try await self.payments.refund(
             paymentID: paymentID, amount: escrow.refundAmount, reason: "escrow \(escrow.id) dispute",
-            ownerReference: nil, idempotencyKey: "escrow-refund:\(escrow.id)", allowManaged: true)
+            ownerReference: nil, idempotencyKey: Self.refundKey(escrow), allowManaged: true)
         return try await self.database.transaction { connection in
             guard
                 var current = try await EscrowStore.escrow(
                     id: escrow.id, lock: true, kind: self.database.kind, on: connection)
             else { preconditionFailure("an escrow is never deleted") }
-            if current.refundID == nil {
+            // Unless the gateway refused that refund meanwhile (an attempt later, it has another key).
+            if current.refundID == nil, Self.refundKey(current) == Self.refundKey(escrow) {
                 current.refundID = refund.id.description
                 try await EscrowStore.update(current, on: connection)
             }
@@ -748,7 +758,8 @@ public final class Escrows: Sendable {
     @discardableResult
     public func createOwedRefunds() async throws -> Int {
         let owed = try await self.database.withConnection { connection in
-            try await EscrowStore.refundsOwed(limit: self.configuration.releaseBatchSize, on: connection)
+            try await EscrowStore.refundsOwed(
+                limit: self.configuration.releaseBatchSize, attemptsMax: Self.refundAttemptsMax, on: connection)
         }
         var created = 0
         for escrow in owed {

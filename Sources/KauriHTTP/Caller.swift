@@ -12,6 +12,8 @@ public struct Caller: Sendable, Hashable {
     public var trialEndsAt: Timestamp?
     /// The session an access token belongs to (nil for the admin API key).
     public var sessionID: String?
+    /// When that session signed in (a refresh keeps it); nil for the admin API key.
+    public var authenticatedAt: Timestamp?
 
     /// Describes a caller.
     public init(ownerReference: String, roles: Set<Role>, trialEndsAt: Timestamp? = nil, sessionID: String? = nil) {
@@ -50,7 +52,31 @@ extension ErrorCode {
     public static let forbidden = ErrorCode("auth.forbidden", status: 403, title: "Forbidden")
 }
 
+extension ErrorCode {
+    /// The action needs a recent sign-in (a step-up), and the caller's session is older.
+    public static let reauthenticationRequired = ErrorCode(
+        "auth.reauthentication_required", status: 403, title: "Sign in again to do this")
+}
+
 extension AppRequestContext {
+    /// The authenticated caller, provided their session signed in within `window` of `now` (a step-up for sensitive
+    /// changes such as where payouts go); the admin API key always passes. Else 403
+    /// `auth.reauthentication_required` (or 401 without credentials).
+    public func requireRecentAuthentication(within window: Duration, now: Timestamp) throws(APIError) -> Caller {
+        let caller = try self.requireCaller()
+        guard caller.sessionID != nil else { return caller }
+        let windowMilliseconds = UInt64(window.components.seconds) * 1_000
+        guard let signedIn = caller.authenticatedAt,
+            signedIn.unixMilliseconds + windowMilliseconds >= now.unixMilliseconds
+        else {
+            throw APIError(
+                .reauthenticationRequired,
+                detail: "sign in again (by code or password); this needs a sign-in within the last "
+                    + "\(window.components.seconds / 60) minutes")
+        }
+        return caller
+    }
+
     /// The authenticated caller, or 401: why the credentials were refused, else `auth.unauthenticated`.
     public func requireCaller() throws(APIError) -> Caller {
         guard let caller = self.caller else {

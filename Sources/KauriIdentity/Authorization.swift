@@ -33,6 +33,10 @@ public struct AccessTokenAuthenticator: RouterMiddleware {
             let (caller, claims) = try await self.identity.authenticate(accessToken: String(token))
             var withSession = caller
             withSession.sessionID = claims.sessionID
+            // Session ids are UUIDv7s made from the clock at sign-in: they carry the sign-in time.
+            withSession.authenticatedAt = SessionID(claims.sessionID).map {
+                Timestamp(unixMilliseconds: $0.uuid.unixMilliseconds)
+            }
             context.caller = withSession
         } catch let error as APIError {
             context.authenticationFailure = error

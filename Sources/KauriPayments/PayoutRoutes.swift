@@ -17,6 +17,9 @@ public struct PayoutRoutes: Sendable {
         self.limits = limits
     }
 
+    /// How recent a sign-in setting a payout destination needs.
+    public static let destinationStepUpWindow: Duration = .seconds(15 * 60)
+
     /// Adds the routes and their OpenAPI descriptions.
     public func addRoutes(to api: DocumentedRouter) {
         api.registry.addSchema("Payout", PayoutResponse.schema)
@@ -32,12 +35,15 @@ public struct PayoutRoutes: Sendable {
         api.on(
             .put, "/v1/payout-destinations/{currency}",
             OperationDoc(
-                "setPayoutDestination", summary: "Register where the caller's payouts in a currency go.",
+                "setPayoutDestination",
+                summary: "Register where the caller's payouts in a currency go (needs a sign-in within 15 minutes).",
                 tag: "payouts", requestSchema: PayoutDestinationRequest.schema,
                 responses: [.json(200, "The destination.", schema: RouteRegistry.ref("PayoutDestination"))],
-                errorStatuses: [400, 401, 422])
+                errorStatuses: [400, 401, 403, 422])
         ) { request, context in
-            let caller = try context.requireCaller()
+            // Where money goes is what an attacker with a stolen token would change: it takes a recent sign-in.
+            let caller = try context.requireRecentAuthentication(
+                within: Self.destinationStepUpWindow, now: self.payments.clock.now())
             let currency = try Self.currency(context)
             let (gateway, destination) = try await request.decode(as: PayoutDestinationRequest.self, context: context)
                 .validated(currency: currency)

@@ -16,7 +16,9 @@ struct DocumentationTests {
     @Test("docs/ERRORS.md lists every error code with its status")
     func errorsDocumented() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docs/ERRORS.md"), encoding: .utf8)
-        for code in ErrorCode.platform + [ErrorCode.unauthenticated, .forbidden, .rateLimited] + LedgerErrorCodes.all
+        for code in ErrorCode.platform + [
+            ErrorCode.unauthenticated, .forbidden, .rateLimited, .reauthenticationRequired,
+        ] + LedgerErrorCodes.all
             + IdentityErrorCodes.all + IdempotencyErrorCodes.all + WebhookErrorCodes.all + PaymentErrorCodes.all
             + EscrowErrorCodes.all
         {

@@ -25,6 +25,47 @@ struct EscrowPayoutEventsTests {
         }
     }
 
+    @Test("changing where payouts go needs a sign-in within 15 minutes; a refreshed token is not enough")
+    func destinationStepUp() async throws {
+        for kind in TestDatabases.kinds {
+            try await PaymentHarness.with(kind) { harness in
+                let phone = EscrowFlowTests.sellerPhone
+                func signIn() async throws -> (access: String, refresh: String) {
+                    _ = try await harness.send(.post, "/v1/auth/otp", ["phone": phone], token: nil)
+                    let body = try #require(
+                        try await EscrowFlowTests.messages(to: phone, harness).first?["body"] as? String)
+                    let code = try #require(body.firstMatch(of: /\d{6}/).map { String($0.output) })
+                    let reply = try await harness.send(
+                        .post, "/v1/auth/otp/verify", ["phone": phone, "code": code], token: nil)
+                    return (
+                        try #require(reply["access_token"] as? String, "\(reply.json)"),
+                        try #require(reply["refresh_token"] as? String)
+                    )
+                }
+                func setDestination(_ token: String, _ number: String) async throws -> PaymentHarness.Reply {
+                    try await harness.send(
+                        .put, "/v1/payout-destinations/KES",
+                        ["gateway": "mpesa", "type": "mobile_money", "phone": number, "name": "Wanjiru"], token: token)
+                }
+                let first = try await signIn()
+                #expect(try await setDestination(first.access, "0711000111").status == .ok)
+
+                // 16 minutes on, the session lives on through a refresh, but it signed in too long ago.
+                harness.clock.advance(milliseconds: 16 * 60_000)
+                let refreshed = try await harness.send(
+                    .post, "/v1/auth/refresh", ["refresh_token": first.refresh], token: nil)
+                let stale = try #require(refreshed["access_token"] as? String, "\(refreshed.json)")
+                let refused = try await setDestination(stale, "0711000999")
+                #expect(refused.code == "auth.reauthentication_required", "\(refused.json)")
+                let unchanged = try await harness.send(.get, "/v1/payout-destinations/KES", token: stale)
+                #expect((unchanged["phone"] as? String)?.hasSuffix("111") == true, "\(unchanged.json)")
+                // Reading it, and paying out to it, need no step-up; signing in again allows the change.
+                let again = try await signIn()
+                #expect(try await setDestination(again.access, "0711000999").status == .ok)
+            }
+        }
+    }
+
     @Sendable static func story(_ harness: PaymentHarness) async throws {
         let endpoint = try await harness.send(
             .post, "/v1/webhook-endpoints", ["url": "http://127.0.0.1:9/kauri-events", "events": ["*"]])
