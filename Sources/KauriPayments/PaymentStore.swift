@@ -101,6 +101,20 @@ enum PaymentStore {
         return nil
     }
 
+    /// The payments whose gateway reference is one of `references` (our own references, unique).
+    static func payments(
+        gatewayReferences references: [String], lock: Bool, kind: Database.Kind, on connection: any SQLDatabase
+    ) async throws -> [Payment] {
+        guard !references.isEmpty else { return [] }
+        // Locked in id order, as every transaction that locks several payments does: no deadlocks.
+        return try await connection.raw(
+            """
+            SELECT * FROM payments WHERE gateway_reference IN (\(binds: references)) ORDER BY id\(
+                unsafeRaw: lock && kind == .postgres ? " FOR UPDATE" : "")
+            """
+        ).all().map(Self.decodePayment)
+    }
+
     /// A page of an owner's payments, newest first, before `beforeID`.
     static func payments(
         ownerReference: String?, beforeID: String?, limit: Int, on connection: any SQLDatabase

@@ -104,11 +104,13 @@ extension Payments {
                 leaseMilliseconds: self.configuration.inboxLeaseMilliseconds, kind: self.database.kind,
                 on: connection)
         }
-        // Up to `inboxConcurrency` at a time: each event is its own transaction, and events about one payment are
-        // ordered by its row lock (the transitions are idempotent and order-independent).
+        // The common case — signed news of one payment each — in one transaction for the whole batch.
+        let rest = await self.applyBatch(events, now: now)
+        // The rest up to `inboxConcurrency` at a time: each event is its own transaction, and events about one
+        // payment are ordered by its row lock (the transitions are idempotent and order-independent).
         await withTaskGroup(of: Void.self) { group in
             var running = 0
-            for event in events {
+            for event in rest {
                 if running == self.configuration.inboxConcurrency {
                     await group.next()
                     running -= 1
@@ -118,6 +120,80 @@ extension Payments {
             }
         }
         return events.count
+    }
+
+    /// Applies, in one transaction, the claimed events that are a signed gateway's news about one payment each (a
+    /// Paystack `charge.success`): their payments locked in id order, each moved as `apply(_:to:)` would, and each
+    /// event's outcome recorded in the same commit — one lock on the shared ledger accounts and one commit for all,
+    /// where one transaction per event queued on those accounts' row locks. Returns the events it did not take
+    /// (callbacks, refunds, payouts, news naming no known payment), or all of them should the batch fail.
+    private func applyBatch(_ events: [InboxEvent], now: Timestamp) async -> [InboxEvent] {
+        var news: [(event: InboxEvent, status: GatewayPaymentStatus, reference: String)] = []
+        var rest: [InboxEvent] = []
+        for event in events {
+            guard event.targetID == nil, let gateway = self.gateways[event.gateway],
+                gateway.capabilities.contains(.signedWebhooks),
+                let parsed = try? gateway.parseWebhook(
+                    IncomingWebhook(headers: event.headers, body: Array(event.body.utf8), pathToken: nil)),
+                parsed.count == 1, Self.payoutID(of: parsed[0]) == nil, case .payment(let status) = parsed[0],
+                let reference = status.reference?.value
+            else {
+                rest.append(event)
+                continue
+            }
+            news.append((event, status, reference))
+        }
+        guard news.count > 1 else { return events }
+        // In chunks, one transaction each: on SQLite a chunk holds the one writer, and webhooks arriving meanwhile
+        // wait for it to commit.
+        let chunkSize = self.configuration.inboxApplyChunkSize
+        for first in stride(from: 0, to: news.count, by: chunkSize) {
+            let chunk = Array(news[first..<min(first + chunkSize, news.count)])
+            do {
+                let taken = try await self.applyChunk(chunk, now: now)
+                rest += chunk.map(\.event).filter { !taken.contains($0.id) }
+            } catch {
+                self.logger.warning(
+                    "applying a batch of webhook events failed; applying them one at a time",
+                    metadata: ["error": "\(error)", "webhook.count": "\(chunk.count)"])
+                rest += chunk.map(\.event)
+            }
+        }
+        return rest
+    }
+
+    /// One transaction of `applyBatch`; returns the ids of the events it applied.
+    private func applyChunk(
+        _ chunk: [(event: InboxEvent, status: GatewayPaymentStatus, reference: String)], now: Timestamp
+    ) async throws -> Set<String> {
+        let (taken, published) = try await self.database.transaction { connection -> (Set<String>, Bool) in
+            let captures = CaptureBatch()
+            let payments = try await PaymentStore.payments(
+                gatewayReferences: Array(Set(chunk.map(\.reference))), lock: true, kind: self.database.kind,
+                on: connection)
+            var current = Dictionary(
+                payments.map { ($0.gatewayReference.value, $0) }, uniquingKeysWith: { first, _ in first })
+            var taken = Set<String>()
+            var published = false
+            for item in chunk {
+                guard let loaded = current[item.reference], loaded.gateway == item.event.gateway else { continue }
+                let (applied, didPublish) = try await self.apply(
+                    item.status, to: loaded, now: now, captures: captures, on: connection)
+                current[item.reference] = applied
+                published = published || didPublish
+                let state: InboxEvent.State =
+                    applied.reviewReason != nil && loaded.reviewReason == nil ? .flagged : .applied
+                try await PaymentStore.finishEvent(
+                    id: item.event.id, state: state, error: state == .flagged ? applied.reviewReason?.rawValue : nil,
+                    nextAttemptAt: nil, now: now, on: connection)
+                taken.insert(item.event.id)
+            }
+            // Every success's capture in one ledger call: the shared accounts locked and updated once.
+            try await self.postCaptures(captures, on: connection)
+            return (taken, published)
+        }
+        if published { self.publisher?.notifyCommitted() }
+        return taken
     }
 
     /// Waits until a webhook was stored or `milliseconds` passed.

@@ -30,6 +30,8 @@ public final class Payments: Sendable {
         public var checkDelaysMilliseconds: [UInt64]
         /// Most inbox events claimed in one pass.
         public var inboxBatchSize: Int
+        /// Most inbox events (signed news of one payment each) applied in one transaction.
+        public var inboxApplyChunkSize = 25
         /// Most claimed inbox events applied at once (each in its own transaction; the payment row lock orders
         /// events about one payment).
         public var inboxConcurrency: Int
@@ -429,8 +431,11 @@ public final class Payments: Sendable {
 
     /// The transition itself, inside the caller's transaction, `payment` loaded with its row lock.
     /// Returns the payment as written and whether an event was published.
+    /// - Parameter captures: When given, a success's ledger capture is added to it instead of posted: the caller
+    ///   posts every capture of a batch in one ledger call before its commit (`postCaptures`).
     func apply(
-        _ status: GatewayPaymentStatus, to loaded: Payment, now: Timestamp, on connection: any SQLDatabase
+        _ status: GatewayPaymentStatus, to loaded: Payment, now: Timestamp, captures: CaptureBatch? = nil,
+        on connection: any SQLDatabase
     ) async throws -> (Payment, Bool) {
         var payment = loaded
         if payment.providerReference == nil, let providerReference = status.providerReference {
@@ -472,7 +477,8 @@ public final class Payments: Sendable {
                 payment.providerTransactionID = status.providerTransactionID ?? payment.providerTransactionID
             }
             if next.isFinal {
-                return try await self.finish(payment, as: next, failure: failure, now: now, on: connection)
+                return try await self.finish(
+                    payment, as: next, failure: failure, now: now, captures: captures, on: connection)
             }
             payment.status = next
             payment.updatedAt = now
@@ -484,7 +490,7 @@ public final class Payments: Sendable {
     /// Moves a payment to a final status, posting the ledger transfer on success and publishing the event.
     private func finish(
         _ loaded: Payment, as status: PaymentStatus, failure: PaymentFailure?, now: Timestamp,
-        on connection: any SQLDatabase
+        captures: CaptureBatch? = nil, on connection: any SQLDatabase
     ) async throws -> (Payment, Bool) {
         precondition(status.isFinal, "finish needs a final status")
         var payment = loaded
@@ -495,7 +501,11 @@ public final class Payments: Sendable {
         payment.updatedAt = now
         if status == .succeeded {
             payment.succeededAt = now
-            try await self.postCapture(of: payment, on: connection)
+            if let captures {
+                captures.add(payment, chain: try Self.captureChain(of: payment))
+            } else {
+                try await self.postCapture(of: payment, on: connection)
+            }
         }
         try await PaymentStore.update(payment, on: connection)
         try await self.publisher?.publish(type: "payment.\(status.rawValue)", data: .payment(payment), on: connection)
@@ -525,20 +535,33 @@ public final class Payments: Sendable {
 
     /// gateway clearing → the credit account, with an id derived from the payment's, so it lands once.
     private func postCapture(of payment: Payment, on connection: any SQLDatabase) async throws {
+        let results = try await self.ledger.apply([try Self.captureChain(of: payment)], on: connection)
+        if let error = results[0][0].error {
+            throw PaymentServiceError.ledgerRefused("capture of \(payment.id): \(error)")
+        }
+    }
+
+    private static func captureChain(of payment: Payment) throws -> [NewTransfer] {
         let clearing = try Self.clearingAccount(gateway: payment.gateway, currency: payment.amount.currency)
         guard let credit = LedgerAccount.ID(payment.creditAccountID),
             let transferID = LedgerTransfer.ID("\(payment.id).captured")
         else { preconditionFailure("payment ids and stored account ids are valid ledger ids") }
-        let results = try await self.ledger.apply(
-            [
-                [
-                    NewTransfer(
-                        id: transferID, operation: .single(debit: clearing, credit: credit, amount: payment.amount),
-                        code: "payment_captured", reference: payment.id.description)
-                ]
-            ], on: connection)
-        if let error = results[0][0].error {
-            throw PaymentServiceError.ledgerRefused("capture of \(payment.id): \(error)")
+        return [
+            NewTransfer(
+                id: transferID, operation: .single(debit: clearing, credit: credit, amount: payment.amount),
+                code: "payment_captured", reference: payment.id.description)
+        ]
+    }
+
+    /// Posts a batch's collected captures in one ledger call; throws if the ledger refuses any.
+    func postCaptures(_ captures: CaptureBatch, on connection: any SQLDatabase) async throws {
+        let collected = captures.take()
+        guard !collected.isEmpty else { return }
+        let results = try await self.ledger.apply(collected.map(\.chain), on: connection)
+        for (capture, result) in zip(collected, results) {
+            if let error = result.lazy.compactMap(\.error).first {
+                throw PaymentServiceError.ledgerRefused("capture of \(capture.payment): \(error)")
+            }
         }
     }
 
@@ -643,6 +666,22 @@ enum PaymentServiceError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .ledgerRefused(let detail): "the ledger refused a payments transfer: \(detail)"
+        }
+    }
+}
+
+/// The ledger captures of one inbox batch's payments, posted together before the batch commits.
+final class CaptureBatch: Sendable {
+    private let collected = Mutex<[(payment: Payment.ID, chain: [NewTransfer])]>([])
+
+    func add(_ payment: Payment, chain: [NewTransfer]) {
+        self.collected.withLock { $0.append((payment.id, chain)) }
+    }
+
+    func take() -> [(payment: Payment.ID, chain: [NewTransfer])] {
+        self.collected.withLock { collected in
+            defer { collected.removeAll() }
+            return collected
         }
     }
 }
