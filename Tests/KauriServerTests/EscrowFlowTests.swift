@@ -20,13 +20,18 @@ struct EscrowFlowTests {
     /// 1.5% + KES 10.00 of KES 1,500.00.
     static let fee: Int64 = 2_250 + 1_000
 
-    static func run(_ body: @escaping @Sendable (PaymentHarness) async throws -> Void) async throws {
+    /// Runs `body` on each engine with the tests' fee (1.5% + KES 10.00) and whatever else `configure` sets.
+    static func run(
+        configure: @escaping @Sendable (inout Escrows.Configuration) -> Void = { _ in },
+        _ body: @escaping @Sendable (PaymentHarness) async throws -> Void
+    ) async throws {
         for kind in TestDatabases.kinds {
             do {
                 try await PaymentHarness.with(
                     kind,
                     escrow: { configuration in
                         configuration.fees = EscrowFees(basisPoints: 150, fixed: [.kes: 1_000])
+                        configure(&configuration)
                     }, body)
             } catch {
                 // PostgreSQL's errors describe themselves only when asked.

@@ -10,19 +10,7 @@ import Testing
 struct EscrowPayoutEventsTests {
     @Test("released money is paid out at once; without a destination it stays; events reach the operator's endpoint")
     func automaticPayoutsAndEvents() async throws {
-        for kind in TestDatabases.kinds {
-            do {
-                try await PaymentHarness.with(
-                    kind,
-                    escrow: { configuration in
-                        configuration.fees = EscrowFees(basisPoints: 150, fixed: [.kes: 1_000])
-                        configuration.automaticPayouts = true
-                    }, Self.story)
-            } catch {
-                Issue.record("\(kind): \(String(reflecting: error))")
-                throw error
-            }
-        }
+        try await EscrowFlowTests.run(configure: { $0.automaticPayouts = true }, Self.story)
     }
 
     @Test("changing where payouts go needs a sign-in within 15 minutes; a refreshed token is not enough")
