@@ -94,6 +94,16 @@ extension PaymentStore {
         ).first().map(Self.decodePayout)
     }
 
+    /// Pending payouts not touched since `before`, oldest first: reconciliation's queue.
+    static func stalePayouts(before: Timestamp, limit: Int, on connection: any SQLDatabase) async throws -> [Payout] {
+        try await connection.raw(
+            """
+            SELECT * FROM payouts WHERE status = 'pending' AND updated_at <= \(bind: Self.millis(before))
+            ORDER BY updated_at LIMIT \(bind: limit)
+            """
+        ).all().map(Self.decodePayout)
+    }
+
     static func payouts(
         ownerReference: String?, before: Payout.ID?, limit: Int, on connection: any SQLDatabase
     ) async throws -> [Payout] {

@@ -138,6 +138,11 @@ extension Payments {
         }
     }
 
+    /// Sends a payout again that its provider never received (reconciliation), with the same reference.
+    func resendPayout(_ payout: Payout) async throws -> Payout {
+        try await self.sendPayout(payout)
+    }
+
     /// Asks the provider (outside any transaction) and records its answer.
     private func sendPayout(_ payout: Payout) async throws -> Payout {
         let gateway = try self.gateway(payout.gateway)

@@ -25,7 +25,68 @@ extension Payments {
         for id in refundIDs {
             await self.reconcileRefund(id)
         }
-        return paymentIDs.count + refundIDs.count
+        let payouts = try await self.database.withConnection { connection in
+            try await PaymentStore.stalePayouts(
+                before: Timestamp(
+                    unixMilliseconds: now.unixMilliseconds
+                        - min(now.unixMilliseconds, Self.payoutCheckAfterMilliseconds)),
+                limit: self.configuration.reconcileBatchSize, on: connection)
+        }
+        var checked = 0
+        for payout in payouts where await self.reconcilePayout(payout) {
+            checked += 1
+        }
+        return paymentIDs.count + refundIDs.count + checked
+    }
+
+    /// How long a payout may stay pending without news before its gateway is asked (and again after each check).
+    static let payoutCheckAfterMilliseconds: UInt64 = 60_000
+
+    /// Asks the gateway about a payout still pending: applies its answer, or — when the provider has no such payout
+    /// and our call never got an answer — sends it again with the same reference. Gateways that cannot look
+    /// payouts up (Daraja, PayHero: results only by callback) are left alone. Returns whether it asked.
+    private func reconcilePayout(_ payout: Payout) async -> Bool {
+        do {
+            let gateway = try self.gateway(payout.gateway)
+            let request = GatewayPayoutRequest(
+                reference: Self.gatewayReference(payout.id.description), amount: payout.amount,
+                destination: payout.destination, reason: "Kauri payout \(payout.id)",
+                callbackURL: self.callbackURL(for: payout.id.description))
+            let found: GatewayPayoutStatus?
+            do {
+                found = try await gateway.findPayout(request)
+            } catch GatewayError.notSupported {
+                return false
+            }
+            if let found {
+                try await self.applyPayout(found, to: payout.id, markSent: true)
+            } else if payout.gatewayCall != .sent {
+                // Never reached the provider (or it kept nothing): the reference makes a second send safe.
+                self.logger.info(
+                    "payout unknown to its gateway; sending it again", metadata: ["payout.id": "\(payout.id)"])
+                _ = try await self.resendPayout(payout)
+            } else {
+                try await self.touchPayout(payout.id)
+            }
+            return true
+        } catch {
+            self.logger.warning(
+                "payout check failed; retrying later", metadata: ["payout.id": "\(payout.id)", "error": "\(error)"])
+            try? await self.touchPayout(payout.id)
+            return true
+        }
+    }
+
+    /// Moves a payout's `updated_at` to now: its next check is a full interval away.
+    private func touchPayout(_ id: Payout.ID) async throws {
+        let now = self.clock.now()
+        try await self.database.transaction { connection in
+            guard
+                var payout = try await PaymentStore.payout(id: id, lock: true, kind: self.database.kind, on: connection)
+            else { return }
+            payout.updatedAt = now
+            try await PaymentStore.update(payout, on: connection)
+        }
     }
 
     private func reconcile(_ id: Payment.ID) async {

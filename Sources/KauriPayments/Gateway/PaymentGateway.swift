@@ -39,6 +39,10 @@ public protocol PaymentGateway: Sendable {
     func findRefund(_ request: GatewayRefundRequest) async throws -> GatewayRefundStatus?
     /// Sends money out (transfer, B2C, withdraw).
     func payout(_ request: GatewayPayoutRequest) async throws -> GatewayPayoutStatus
+    /// Looks a payout up by our reference, for one whose outcome is unknown (the provider timed out or failed
+    /// while it was sent): nil when the provider has no such payout, so it is safe to send again. Gateways that
+    /// cannot look payouts up throw `.notSupported` (the default); their results come only by callback.
+    func findPayout(_ request: GatewayPayoutRequest) async throws -> GatewayPayoutStatus?
     /// Authenticates and parses an incoming webhook or callback.
     ///
     /// Signed gateways check the signature over the raw bytes in constant time; unsigned ones (Daraja,
@@ -49,6 +53,10 @@ public protocol PaymentGateway: Sendable {
 }
 
 extension PaymentGateway {
+    public func findPayout(_ request: GatewayPayoutRequest) async throws -> GatewayPayoutStatus? {
+        throw GatewayError.notSupported("\(self.name) payouts cannot be looked up; their results come by callback")
+    }
+
     /// The currency check every gateway needs.
     public func validate(_ amount: Money) throws(GatewayError) {
         guard self.currencies.contains(amount.currency) else {

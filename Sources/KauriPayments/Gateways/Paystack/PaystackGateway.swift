@@ -226,6 +226,21 @@ public struct PaystackGateway: PaymentGateway {
             amount: try self.money(data.amount, currency: data.currency, response: response) ?? request.amount)
     }
 
+    /// `GET /transfer/verify/{reference}`: the transfer sent with our reference, or nil when Paystack has none (404).
+    public func findPayout(_ request: GatewayPayoutRequest) async throws -> GatewayPayoutStatus? {
+        let response = try await self.send(
+            .get, "/transfer/verify/" + GatewayHTTPClient.percentEncoded(request.reference.value))
+        if response.status == 404 { return nil }
+        let answer = GatewayHTTPClient.decode(
+            PaystackWire.Envelope<PaystackWire.TransferData>.self, from: response.body)
+        guard response.isSuccess else { throw self.failure(response, message: answer?.message) }
+        guard let data = answer?.data, let status = data.status else { throw self.http.unreadable(response) }
+        return GatewayPayoutStatus(
+            reference: request.reference, providerReference: data.transferCode,
+            outcome: Self.payoutOutcome(status: status, message: answer?.message),
+            amount: try self.money(data.amount, currency: data.currency, response: response) ?? request.amount)
+    }
+
     /// Creates (or, for an account Paystack already knows, fetches) a transfer recipient. It moves no money, so a
     /// lost answer is only `.unavailable`: the whole payout can be retried.
     private func createRecipient(_ recipient: PaystackWire.RecipientRequest) async throws(GatewayError) -> String {
