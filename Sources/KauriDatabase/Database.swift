@@ -128,6 +128,9 @@ public final class Database: Sendable {
             case .postgres(let pool):
                 let connection = try await pool.requestConnection(logger: self.logger).get()
                 defer { pool.releaseConnection(connection, logger: self.logger) }
+                // A pooled connection whose server went away is never used: PostgresNIO 1.33.2 does not complete a
+                // query written to a closed channel. (It can still close between this check and the first write.)
+                if connection.isClosed { throw DatabaseError.unavailable("postgres: the pooled connection is closed") }
                 let sendable = UncheckedSendable(connection)
                 return try await body(
                     Session(

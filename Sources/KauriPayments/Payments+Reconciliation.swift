@@ -11,12 +11,17 @@ extension Payments {
     @discardableResult
     public func reconcileDue() async throws -> Int {
         let now = self.clock.now()
-        let (paymentIDs, refundIDs) = try await self.database.withConnection { connection in
+        let payoutsBefore = Timestamp(
+            unixMilliseconds: now.unixMilliseconds - min(now.unixMilliseconds, Self.payoutCheckAfterMilliseconds))
+        // One connection for the three queues.
+        let (paymentIDs, refundIDs, payouts) = try await self.database.withConnection { connection in
             (
                 try await PaymentStore.duePaymentIDs(
                     now: now, limit: self.configuration.reconcileBatchSize, on: connection),
                 try await PaymentStore.dueRefundIDs(
-                    now: now, limit: self.configuration.reconcileBatchSize, on: connection)
+                    now: now, limit: self.configuration.reconcileBatchSize, on: connection),
+                try await PaymentStore.stalePayouts(
+                    before: payoutsBefore, limit: self.configuration.reconcileBatchSize, on: connection)
             )
         }
         for id in paymentIDs {
@@ -24,13 +29,6 @@ extension Payments {
         }
         for id in refundIDs {
             await self.reconcileRefund(id)
-        }
-        let payouts = try await self.database.withConnection { connection in
-            try await PaymentStore.stalePayouts(
-                before: Timestamp(
-                    unixMilliseconds: now.unixMilliseconds
-                        - min(now.unixMilliseconds, Self.payoutCheckAfterMilliseconds)),
-                limit: self.configuration.reconcileBatchSize, on: connection)
         }
         var checked = 0
         for payout in payouts where await self.reconcilePayout(payout) {
