@@ -216,14 +216,7 @@ public struct PaystackGateway: PaymentGateway {
             source: "balance", amount: amount, recipient: recipientCode, reference: request.reference.value,
             reason: request.reason, currency: currency.code)
         let response = try await self.send(.post, "/transfer", body: GatewayHTTPClient.encode(body))
-        let answer = GatewayHTTPClient.decode(
-            PaystackWire.Envelope<PaystackWire.TransferData>.self, from: response.body)
-        guard response.isSuccess else { throw self.failure(response, message: answer?.message) }
-        guard let data = answer?.data, let status = data.status else { throw self.http.unreadable(response) }
-        return GatewayPayoutStatus(
-            reference: request.reference, providerReference: data.transferCode,
-            outcome: Self.payoutOutcome(status: status, message: answer?.message),
-            amount: try self.money(data.amount, currency: data.currency, response: response) ?? request.amount)
+        return try self.transferStatus(response, request: request)
     }
 
     /// `GET /transfer/verify/{reference}`: the transfer sent with our reference, or nil when Paystack has none (404).
@@ -231,6 +224,13 @@ public struct PaystackGateway: PaymentGateway {
         let response = try await self.send(
             .get, "/transfer/verify/" + GatewayHTTPClient.percentEncoded(request.reference.value))
         if response.status == 404 { return nil }
+        return try self.transferStatus(response, request: request)
+    }
+
+    /// A transfer as `POST /transfer` and `GET /transfer/verify` answer it.
+    private func transferStatus(
+        _ response: GatewayHTTPClient.Response, request: GatewayPayoutRequest
+    ) throws(GatewayError) -> GatewayPayoutStatus {
         let answer = GatewayHTTPClient.decode(
             PaystackWire.Envelope<PaystackWire.TransferData>.self, from: response.body)
         guard response.isSuccess else { throw self.failure(response, message: answer?.message) }
