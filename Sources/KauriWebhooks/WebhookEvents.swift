@@ -80,15 +80,22 @@ public struct WebhookEvents: Sendable {
                     """)
             }
         }
-        try await connection.raw(
-            """
-            INSERT INTO webhook_deliveries (id, endpoint_id, message_id, event_type, payload, state, attempts,
-                next_attempt_at, leased_until, created_at, updated_at)
-            VALUES \(rows.joined(separator: ", "))
-            """
-        ).run()
+        // At most `deliveryRowsPerStatement` rows (11 bound values each) per INSERT: SQLite takes 32 766 values.
+        for first in stride(from: 0, to: rows.count, by: Self.deliveryRowsPerStatement) {
+            let chunk = rows[first..<min(first + Self.deliveryRowsPerStatement, rows.count)]
+            try await connection.raw(
+                """
+                INSERT INTO webhook_deliveries (id, endpoint_id, message_id, event_type, payload, state, attempts,
+                    next_attempt_at, leased_until, created_at, updated_at)
+                VALUES \(chunk.joined(separator: ", "))
+                """
+            ).run()
+        }
         return messageIDs
     }
+
+    /// The most delivery rows one INSERT writes.
+    static let deliveryRowsPerStatement = 1_000
 
     /// Tells the delivery service that events were committed; call after the emitting transaction commits.
     public func notifyCommitted() {
